@@ -1,0 +1,215 @@
+/**
+ * Config loading: defaults <- file <- environment, validated once, resolved into
+ * a frozen config the rest of the IdP reads. Every failure is a ConfigError whose
+ * message names the file and the key.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { bundledKeysDir, packageRoot } from '../paths.js';
+import {
+  configSchema,
+  type JwtSpConfig,
+  type ParsedConfig,
+  type SamlSpConfig,
+  type ServiceProviderConfig,
+  type UserConfig,
+} from './schema.js';
+
+export const DEMO_CONFIG_FILE = path.join(packageRoot, 'config', 'demo.yaml');
+
+export interface ResolvedJwtSp extends Omit<JwtSpConfig, 'issuer' | 'audience' | 'privateKey'> {
+  issuer: string;
+  audience: string;
+  /** PEM text of an SP-specific private key, when configured. */
+  privateKeyPem: string | undefined;
+}
+
+export interface ResolvedSamlSp extends Omit<SamlSpConfig, 'encryptionCert' | 'requestSigningCert'> {
+  /** PEM text (resolved from a path when one was given). */
+  encryptionCert: string | null;
+  requestSigningCert: string | null;
+}
+
+export interface ResolvedServiceProvider extends Omit<ServiceProviderConfig, 'jwt' | 'saml' | 'name'> {
+  name: string;
+  /** Origins allowed for CORS on /sso/token/:id: those of redirectUrls plus allowedOrigins. */
+  origins: string[];
+  jwt: ResolvedJwtSp | undefined;
+  saml: ResolvedSamlSp | undefined;
+}
+
+export interface ResolvedConfig extends Omit<ParsedConfig, 'serviceProviders' | 'keysDir' | 'saml' | 'port'> {
+  port: number;
+  keysDir: string;
+  /** True when keysDir is the package's own folder of labelled development keys. */
+  usesBundledKeys: boolean;
+  saml: { entityId: string };
+  serviceProviders: ResolvedServiceProvider[];
+  users: UserConfig[];
+  /** Where the config came from, for messages. */
+  source: string;
+}
+
+export interface LoadOptions {
+  /** Config file; falls back to env MOCK_IDP_CONFIG, then the embedded demo config. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Force the demo apps on (as `--demo` does). */
+  demo?: boolean;
+}
+
+/** Formats a zod error as lines naming each key. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      let where = issue.path.reduce<string>(
+        (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+        '',
+      );
+      let message = issue.message;
+      if (issue.code === 'unrecognized_keys') {
+        const keys = issue.keys.map((k) => (where ? `${where}.${k}` : k));
+        where = keys.join(', ');
+        message = issue.keys.length > 1 ? 'unknown keys' : 'unknown key';
+      }
+      return `  - ${where || '(top level)'}: ${message}`;
+    })
+    .join('\n');
+}
+
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'ENOENT' ? `Config file not found: ${file}` : `Cannot read config file ${file}: ${code ?? 'error'}`,
+    );
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const pos = first.linePos?.[0];
+    throw new ConfigError(
+      `Invalid config in ${file}: not valid YAML or JSON${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${first.message.split('\n')[0]}`,
+    );
+  }
+  const value: unknown = doc.toJS();
+  return value ?? {};
+}
+
+function applyEnv(input: unknown, env: NodeJS.ProcessEnv, source: string): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ConfigError(`Invalid config in ${source}: the top level must be a mapping of keys to values`);
+  }
+  const out: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  if (env.BASE_URL) out.baseUrl = env.BASE_URL;
+  if (env.HOST) out.host = env.HOST;
+  // Paths from the environment are relative to the working directory, not to the config file.
+  if (env.DATA_DIR) out.dataDir = path.resolve(env.DATA_DIR);
+  if (env.KEYS_DIR) out.keysDir = path.resolve(env.KEYS_DIR);
+  if (env.SESSION_SECRET) out.sessionSecret = env.SESSION_SECRET;
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new ConfigError(`Invalid environment variable PORT: "${env.PORT}" is not a port number (0-65535)`);
+    }
+    out.port = port;
+  }
+  return out;
+}
+
+function readPem(value: string | null, baseDir: string, where: string, source: string): string | null {
+  if (value === null) return null;
+  if (value.includes('-----BEGIN')) return value;
+  const file = path.resolve(baseDir, value);
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    if (!text.includes('-----BEGIN')) throw new ConfigError(`Invalid config in ${source}: ${where}: ${file} is not a PEM file`);
+    return text;
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`Invalid config in ${source}: ${where}: cannot read ${file}`);
+  }
+}
+
+/**
+ * Validates a config object (as read from a file, or given to the library) and
+ * resolves derived values. `baseDir` anchors relative paths.
+ */
+export function resolveConfig(input: unknown, options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv; demo?: boolean }): ResolvedConfig {
+  const { source, baseDir } = options;
+  const withEnv = applyEnv(input, options.env ?? {}, source);
+  // A port given without a baseUrl moves the default baseUrl along with it.
+  if (withEnv.baseUrl === undefined && typeof withEnv.port === 'number' && withEnv.port !== 0) {
+    withEnv.baseUrl = `http://localhost:${withEnv.port}`;
+  }
+  const parsed = configSchema.safeParse(withEnv);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid config in ${source}:\n${formatIssues(parsed.error)}`);
+  }
+  const c = parsed.data;
+  const baseUrl = c.baseUrl.replace(/\/+$/, '');
+  const base = new URL(baseUrl);
+  const port = c.port ?? (base.port ? Number(base.port) : 8080);
+  const keysDir = c.keysDir ? path.resolve(baseDir, c.keysDir) : bundledKeysDir;
+
+  const serviceProviders = c.serviceProviders.map((sp, i): ResolvedServiceProvider => {
+    const where = `serviceProviders[${i}]`;
+    const jwt: ResolvedJwtSp | undefined = sp.jwt && {
+      ...sp.jwt,
+      issuer: sp.jwt.issuer ?? baseUrl,
+      audience: sp.jwt.audience ?? sp.id,
+      privateKeyPem: readPem(sp.jwt.privateKey ?? null, baseDir, `${where}.jwt.privateKey`, source) ?? undefined,
+    };
+    const saml: ResolvedSamlSp | undefined = sp.saml && {
+      ...sp.saml,
+      encryptionCert: readPem(sp.saml.encryptionCert, baseDir, `${where}.saml.encryptionCert`, source),
+      requestSigningCert: readPem(sp.saml.requestSigningCert, baseDir, `${where}.saml.requestSigningCert`, source),
+    };
+    const origins = new Set<string>(sp.allowedOrigins.map((o) => new URL(o).origin));
+    for (const u of jwt?.redirectUrls ?? []) origins.add(new URL(u).origin);
+    return { ...sp, name: sp.name ?? sp.id, origins: [...origins], jwt, saml };
+  });
+
+  const demo = options.demo ? { ...c.demo, enabled: true } : c.demo;
+  const config: ResolvedConfig = {
+    ...c,
+    baseUrl,
+    port,
+    dataDir: path.resolve(baseDir, c.dataDir),
+    keysDir,
+    usesBundledKeys: keysDir === bundledKeysDir,
+    saml: { entityId: c.saml.entityId ?? `${baseUrl}/saml/metadata` },
+    serviceProviders,
+    demo,
+    source,
+  };
+  return deepFreeze(config);
+}
+
+/** Loads the config for the server and the CLI: file or MOCK_IDP_CONFIG, else the embedded demo config. */
+export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
+  const env = options.env ?? process.env;
+  const file = options.file ?? (env.MOCK_IDP_CONFIG || undefined);
+  if (file === undefined) {
+    const input = readConfigFile(DEMO_CONFIG_FILE);
+    // The demo config's relative paths (data directory) are relative to where the user runs it.
+    return resolveConfig(input, { source: `${DEMO_CONFIG_FILE} (embedded demo config)`, baseDir: process.cwd(), env, demo: true });
+  }
+  const absolute = path.resolve(file);
+  const input = readConfigFile(absolute);
+  return resolveConfig(input, { source: absolute, baseDir: path.dirname(absolute), env, demo: options.demo ?? false });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,266 @@
+/**
+ * The demo service provider ("Comm100-like"). It runs on its own origin and
+ * talks to the IdP only through the IdP's public HTTP surface: the remote login
+ * URL, the JWKS and the remote logout URL. It checks a token the way a careful
+ * SP must (signature with a pinned algorithm, iss, aud, exp, a one-time jti),
+ * so people can copy what it does.
+ */
+import crypto from 'node:crypto';
+import express, { Router, type Express, type NextFunction, type Request, type Response } from 'express';
+import session from 'express-session';
+import helmet from 'helmet';
+import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTVerifyGetKey, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { openDb } from '../store/db.js';
+import { SqliteSessionStore } from '../store/session-store.js';
+import { publicDir, viewsDir } from '../paths.js';
+
+export interface DemoAgent {
+  email: string;
+  name?: string | undefined;
+  active: boolean;
+}
+
+export interface DemoTenant {
+  /** The SP id at the IdP. */
+  spId: string;
+  /** Display name. */
+  name: string;
+  /** Mount path on the demo SP origin: '' for the Comm100-like SP, '/desk' for the Desk-like one. */
+  mount: string;
+  verify: { alg: 'HS256'; secret: string } | { alg: 'RS256' | 'ES256' };
+  issuer: string;
+  audience: string;
+}
+
+export interface DemoSpOptions {
+  /** The IdP's public base URL. */
+  idpUrl: string;
+  /** This SP's public base URL. */
+  baseUrl: string;
+  siteId: string;
+  agents: readonly DemoAgent[];
+  tenants: readonly DemoTenant[];
+  /** Seconds of clock skew tolerated when checking exp/nbf/iat. */
+  clockToleranceSeconds?: number;
+}
+
+export interface DemoSp {
+  app: Express;
+  close(): void;
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    agent?: { email: string; name: string | undefined };
+    token?: { header: JWTHeaderParameters; claims: JWTPayload; receivedAt: string; via: string };
+  }
+}
+
+export const COMM100_INACTIVE_MESSAGE =
+  'Error signing into the account. This account does not exist in Comm100 or its status has been set inactive.';
+
+class DemoError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A one-time jti cache: a token id is accepted once until it expires. */
+class ReplayCache {
+  readonly #seen = new Map<string, number>();
+  constructor(private readonly max = 10_000) {}
+
+  /** True when the id was new (and is now remembered). */
+  use(id: string, expiresAtMs: number): boolean {
+    const now = Date.now();
+    if (this.#seen.size >= this.max) {
+      for (const [k, exp] of this.#seen) if (exp <= now) this.#seen.delete(k);
+      if (this.#seen.size >= this.max) this.#seen.delete(this.#seen.keys().next().value!);
+    }
+    const known = this.#seen.get(id);
+    if (known !== undefined && known > now) return false;
+    this.#seen.set(id, expiresAtMs);
+    return true;
+  }
+}
+
+/** A local path to return to, or the fallback. */
+function localPath(value: unknown, fallback: string): string {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || /[\\\u0000-\u001f]/.test(value)) return fallback;
+  return value;
+}
+
+function explain(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'The token has expired.';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `The token's "${err.claim}" claim is not acceptable (${err.reason}).`;
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The token signature does not verify.';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'The token is signed with an algorithm this SP does not accept.';
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'No key in the IdP JWKS matches the token.';
+  if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) return 'The token is malformed.';
+  if (err instanceof joseErrors.JOSEError) return `The token was rejected (${err.code}).`;
+  return 'The token could not be checked.';
+}
+
+function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
+  const router = Router();
+  const m = tenant.mount;
+  const consumerUrl = `${options.baseUrl}${m}/sso/jwt/consumer`;
+  const replay = new ReplayCache();
+  const key: Uint8Array | JWTVerifyGetKey =
+    tenant.verify.alg === 'HS256'
+      ? new TextEncoder().encode(tenant.verify.secret)
+      : createRemoteJWKSet(new URL(`${options.idpUrl}/.well-known/jwks.json`), { cooldownDuration: 5_000 });
+  const agents = new Map(options.agents.map((a) => [a.email.normalize('NFKC').toLowerCase(), a]));
+  const view = (res: Response, name: string, locals: Record<string, unknown>, status = 200): void => {
+    res.status(status).render(`demo-sp/${name}`, { spName: tenant.name, mount: m, idpUrl: options.idpUrl, ...locals });
+  };
+
+  const startSso = (res: Response, returnPath: string): void => {
+    const redirectUrl = `${consumerUrl}?relayState=${encodeURIComponent(returnPath)}`;
+    res.redirect(302, `${options.idpUrl}/sso/jwt/${encodeURIComponent(tenant.spId)}?redirect_url=${encodeURIComponent(redirectUrl)}`);
+  };
+
+  router.get('/', (req, res) => {
+    res.redirect(302, req.session.agent ? `${m}/agent` : `${m}/LoginSSO.aspx?siteid=${encodeURIComponent(options.siteId)}`);
+  });
+
+  // Mirrors Comm100's LoginSSO.aspx?siteid=…: the agent gives a site id and goes to the IdP.
+  router.get('/LoginSSO.aspx', (req, res) => {
+    const siteId = typeof req.query.siteid === 'string' ? req.query.siteid : options.siteId;
+    view(res, 'login', { title: `${tenant.name}: agent sign-in`, siteId, error: undefined });
+  });
+
+  router.get('/sso/start', (req, res) => {
+    const siteId = typeof req.query.siteid === 'string' ? req.query.siteid.trim() : '';
+    if (siteId !== options.siteId) {
+      view(res, 'login', { title: `${tenant.name}: agent sign-in`, siteId, error: 'Site ID is invalid.' }, 400);
+      return;
+    }
+    startSso(res, localPath(req.query.returnUrl, `${m}/agent`));
+  });
+
+  const consume = async (req: Request, res: Response, via: string): Promise<void> => {
+    const source = via === 'POST' ? (req.body as Record<string, unknown>) : (req.query as Record<string, unknown>);
+    const token = source.jwt;
+    if (typeof token !== 'string' || token === '') throw new DemoError(400, 'No jwt parameter was received.');
+    let header: JWTHeaderParameters;
+    let claims: JWTPayload;
+    try {
+      const verified = await jwtVerify(token, key as Uint8Array, {
+        algorithms: [tenant.verify.alg],
+        issuer: tenant.issuer,
+        audience: tenant.audience,
+        requiredClaims: ['jti', 'exp', 'email'],
+        clockTolerance: options.clockToleranceSeconds ?? 30,
+      });
+      header = verified.protectedHeader;
+      claims = verified.payload;
+    } catch (err) {
+      throw new DemoError(401, `Sign-in refused: ${explain(err)}`);
+    }
+    if (typeof claims.email !== 'string' || typeof claims.jti !== 'string') throw new DemoError(401, 'Sign-in refused: the token lacks an email or jti.');
+    if (!replay.use(claims.jti, (claims.exp ?? 0) * 1000)) throw new DemoError(401, 'Sign-in refused: this token was already used (replayed jti).');
+    const agent = agents.get(claims.email.normalize('NFKC').toLowerCase());
+    if (!agent || !agent.active) throw new DemoError(403, COMM100_INACTIVE_MESSAGE);
+    const relay = source.relayState ?? source.RelayState;
+    await new Promise<void>((resolve, reject) => req.session.regenerate((e: unknown) => (e ? reject(e) : resolve())));
+    req.session.agent = { email: agent.email, name: agent.name };
+    req.session.token = { header, claims, receivedAt: new Date().toISOString(), via };
+    res.redirect(303, localPath(relay, `${m}/agent`));
+  };
+
+  router.get('/sso/jwt/consumer', (req, res) => consume(req, res, 'GET'));
+  router.post('/sso/jwt/consumer', (req, res) => consume(req, res, 'POST'));
+
+  // The agent console. Without an SP session it goes through SSO at once, which is what the
+  // third-party console's iframe relies on (extended authentication).
+  router.get('/agent', (req, res) => {
+    if (!req.session.agent) {
+      startSso(res, `${m}/agent`);
+      return;
+    }
+    res.set('Cache-Control', 'no-store');
+    view(res, 'agent', { title: `${tenant.name}: agent console`, agent: req.session.agent, token: req.session.token });
+  });
+
+  // Remote logout: end the SP session, then the IdP's.
+  router.post('/logout', (req, res) => {
+    req.session.destroy(() => {
+      const back = `${options.baseUrl}${m}/`;
+      res.redirect(303, `${options.idpUrl}/logout?redirect_url=${encodeURIComponent(back)}`);
+    });
+  });
+
+  return router;
+}
+
+export function createDemoSp(options: DemoSpOptions): DemoSp {
+  const app = express();
+  const db = openDb(':memory:');
+  const store = new SqliteSessionStore(db, { defaultTtlMs: 8 * 3600_000 });
+  const idpOrigin = new URL(options.idpUrl).origin;
+  const secure = options.baseUrl.startsWith('https:');
+
+  app.disable('x-powered-by');
+  app.set('views', viewsDir);
+  app.set('view engine', 'ejs');
+  app.enable('view cache');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          formAction: ["'self'", idpOrigin],
+          frameAncestors: ["'self'", idpOrigin],
+        },
+      },
+      strictTransportSecurity: secure,
+      xFrameOptions: false,
+    }),
+  );
+  app.use('/static', express.static(publicDir, { maxAge: '1h', index: false }));
+  app.use(express.urlencoded({ extended: false, limit: '64kb' }));
+
+  const secret = crypto.randomBytes(32).toString('base64url');
+  const tenants = [...options.tenants].sort((a, b) => b.mount.length - a.mount.length);
+  for (const tenant of tenants) {
+    const mountPath = tenant.mount || '/';
+    app.use(
+      mountPath,
+      session({
+        name: tenant.mount ? `demosp${tenant.mount.replace(/\W/g, '-')}.sid` : 'demosp.sid',
+        store,
+        secret,
+        resave: false,
+        saveUninitialized: false,
+        cookie: { httpOnly: true, sameSite: 'lax', secure, path: mountPath },
+      }),
+      tenantRouter(options, tenant),
+    );
+  }
+
+  app.use((_req: Request, _res: Response, next: NextFunction) => next(new DemoError(404, 'There is no such page on the demo SP.')));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = err instanceof DemoError ? err.status : 500;
+    const message = err instanceof DemoError ? err.message : 'The demo SP hit an unexpected error.';
+    if (!(err instanceof DemoError)) console.error('demo SP error', err);
+    res.set('Cache-Control', 'no-store');
+    res.status(status).render('demo-sp/error', { title: 'Sign-in failed', spName: 'Demo SP', mount: '', idpUrl: options.idpUrl, message, status });
+  });
+
+  return {
+    app,
+    close: () => {
+      store.close();
+      db.close();
+    },
+  };
+}

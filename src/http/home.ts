@@ -1,0 +1,37 @@
+/**
+ * The IdP home page. Signed in, it is the "Vincall"-style third-party console:
+ * it embeds a service provider page in an iframe, and that page signs the agent
+ * in through the IdP without a second login (extended authentication).
+ */
+import { Router } from 'express';
+import type { AppContext } from './context.js';
+import { currentUser, redirectToLogin } from './login.js';
+import { csrfToken, noStore } from './security.js';
+
+export function homeRouter(ctx: AppContext): Router {
+  const router = Router();
+
+  router.get('/', (req, res) => {
+    const user = currentUser(ctx, req);
+    if (!user) {
+      redirectToLogin(req, res);
+      return;
+    }
+    noStore(res);
+    res.render('home', {
+      title: ctx.config.console.title,
+      user,
+      csrf: csrfToken(req),
+      embedUrl: ctx.config.console.embedUrl,
+      serviceProviders: ctx.config.serviceProviders,
+      signedInTo: req.session.sps ?? [],
+    });
+  });
+
+  router.get('/healthz', (_req, res) => {
+    res.set('Cache-Control', 'no-store');
+    res.json({ status: 'ok' });
+  });
+
+  return router;
+}

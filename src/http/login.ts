@@ -1,0 +1,130 @@
+/** The login form, sign-in and sign-out. */
+import { Router, type Request, type Response } from 'express';
+import { IdpError } from '../errors.js';
+import { MAX_PASSWORD_LENGTH } from '../users/password.js';
+import type { User } from '../users/store.js';
+import { matchesAllowList, parseRedirectUrl, singleParam } from '../jwt/redirect-url.js';
+import type { AppContext } from './context.js';
+import { SESSION_COOKIE } from './session.js';
+import { checkCsrf, csrfToken, field, noStore, refuseCrossSite, safeContinue } from './security.js';
+
+/** The signed-in user of this request, re-read from the store (a user disabled since is signed out). */
+export function currentUser(ctx: AppContext, req: Request): User | undefined {
+  const s = req.session.user;
+  if (!s) return undefined;
+  const user = ctx.users.find(s.email);
+  if (!user || user.disabled) {
+    delete req.session.user;
+    return undefined;
+  }
+  return user;
+}
+
+/** Sends the browser to the login form, to come back to this request afterwards. */
+export function redirectToLogin(req: Request, res: Response): void {
+  res.redirect(303, `/login?continue=${encodeURIComponent(req.originalUrl)}`);
+}
+
+/** The SP a continue path leads to, for "Sign in to continue to …". */
+function targetName(ctx: AppContext, next: string | undefined): string | undefined {
+  const m = next && /^\/(?:sso\/jwt|sso\/token|saml\/idp-init)\/([^/?#]+)/.exec(next);
+  return m ? ctx.sp(decodeURIComponent(m[1]!))?.name : undefined;
+}
+
+function renderLogin(ctx: AppContext, req: Request, res: Response, opts: { status?: number; error?: string; email?: string; next?: string }): void {
+  noStore(res);
+  res.status(opts.status ?? 200).render('login', {
+    title: 'Sign in',
+    csrf: csrfToken(req),
+    error: opts.error,
+    email: opts.email ?? '',
+    next: opts.next ?? '',
+    target: targetName(ctx, opts.next),
+  });
+}
+
+function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
+}
+
+function save(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
+}
+
+function destroy(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+}
+
+export function loginRouter(ctx: AppContext): Router {
+  const router = Router();
+
+  router.get('/login', (req, res) => {
+    const next = safeContinue(req.query.continue);
+    const user = currentUser(ctx, req);
+    if (user && next) {
+      res.redirect(303, next);
+      return;
+    }
+    renderLogin(ctx, req, res, { next });
+  });
+
+  router.post('/login', async (req, res) => {
+    refuseCrossSite(req);
+    checkCsrf(req, field(req.body, 'csrf'));
+    const next = safeContinue(field(req.body, 'continue'));
+    const email = field(req.body, 'email')?.trim();
+    const password = field(req.body, 'password');
+    if (!email || password === undefined || password === '') {
+      renderLogin(ctx, req, res, { status: 400, error: 'Enter your email and password.', email, next });
+      return;
+    }
+    if (password.length > MAX_PASSWORD_LENGTH || email.length > 254) {
+      renderLogin(ctx, req, res, { status: 400, error: `Email or password is too long (a password has at most ${MAX_PASSWORD_LENGTH} characters).`, email: '', next });
+      return;
+    }
+    const result = await ctx.users.authenticate(email, password);
+    if (!result.ok) {
+      const error = result.reason === 'disabled' ? 'This account is disabled. Ask an administrator to enable it.' : 'Incorrect email or password.';
+      renderLogin(ctx, req, res, { status: 401, error, email, next });
+      return;
+    }
+    // A new session id at login (no session fixation); the old session's data is dropped.
+    await regenerate(req);
+    req.session.user = { email: result.user.email, authTime: ctx.clock.now() };
+    await save(req);
+    res.redirect(303, next ?? '/');
+  });
+
+  router.post('/logout', async (req, res) => {
+    refuseCrossSite(req);
+    checkCsrf(req, field(req.body, 'csrf'));
+    await destroy(req);
+    res.clearCookie(SESSION_COOKIE);
+    noStore(res);
+    res.render('signed-out', { title: 'Signed out', next: undefined });
+  });
+
+  // Comm100's "Remote Logout URL": a plain GET, optionally back to a registered logoutUrl.
+  router.get('/logout', async (req, res) => {
+    const params = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
+    let next: string | undefined;
+    if (params.has('redirect_url')) {
+      const url = parseRedirectUrl(singleParam(params, 'redirect_url'));
+      const registered = ctx.config.serviceProviders.some((sp) => sp.logoutUrl && matchesAllowList(url, [sp.logoutUrl]));
+      if (!registered) {
+        throw new IdpError('invalid_redirect_url', 'The redirect_url is not the logoutUrl of any registered service provider.');
+      }
+      next = url.href;
+    }
+    await destroy(req);
+    res.clearCookie(SESSION_COOKIE);
+    noStore(res);
+    if (next) {
+      res.redirect(303, next);
+      return;
+    }
+    res.render('signed-out', { title: 'Signed out' });
+  });
+
+  return router;
+}

@@ -1,0 +1,74 @@
+/**
+ * Mints JWTs for service providers. Keys are prepared once per SP when the
+ * signer is built (HS256 secrets imported as secret keys, asymmetric keys from
+ * the keystore), never per request.
+ */
+import crypto, { type KeyObject } from 'node:crypto';
+import { SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import type { Clock } from '../clock.js';
+import { epochSeconds } from '../clock.js';
+import type { ResolvedJwtSp, ResolvedServiceProvider } from '../config/load.js';
+import { IdpError } from '../errors.js';
+import type { Keystore } from '../keys/keystore.js';
+import type { User } from '../users/store.js';
+import { buildClaims } from './claims.js';
+
+interface PreparedKey {
+  alg: 'HS256' | 'RS256' | 'ES256';
+  key: KeyObject;
+  kid: string | undefined;
+}
+
+export interface MintedToken {
+  token: string;
+  header: JWTHeaderParameters;
+  claims: JWTPayload;
+}
+
+export interface JwtSignerOptions {
+  serviceProviders: readonly ResolvedServiceProvider[];
+  keystore: Keystore;
+  /** HS256 secrets by SP id (from config, or generated and stored). */
+  secrets: ReadonlyMap<string, string>;
+  clock: Clock;
+  newJti?: () => string;
+}
+
+export class JwtSigner {
+  readonly #keys = new Map<string, PreparedKey>();
+  readonly #clock: Clock;
+  readonly #newJti: () => string;
+  /** HS256 secrets by SP id (the demo SP is configured with them, as a real SP would be). */
+  readonly secrets: ReadonlyMap<string, string>;
+
+  constructor(options: JwtSignerOptions) {
+    this.#clock = options.clock;
+    this.secrets = options.secrets;
+    this.#newJti = options.newJti ?? (() => crypto.randomUUID());
+    for (const sp of options.serviceProviders) {
+      if (!sp.jwt) continue;
+      this.#keys.set(sp.id, prepare(sp.id, sp.jwt, options));
+    }
+  }
+
+  /** Mints a token for a user of a JWT-enabled SP. */
+  async mint(sp: ResolvedServiceProvider & { jwt: ResolvedJwtSp }, user: User): Promise<MintedToken> {
+    const prepared = this.#keys.get(sp.id);
+    if (!prepared) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no JWT configuration.`);
+    const claims = buildClaims({ sp, user, now: epochSeconds(this.#clock), jti: this.#newJti() });
+    const header: JWTHeaderParameters = { alg: prepared.alg, typ: 'JWT', ...(prepared.kid ? { kid: prepared.kid } : {}) };
+    const token = await new SignJWT(claims).setProtectedHeader(header).sign(prepared.key);
+    return { token, header, claims };
+  }
+}
+
+function prepare(spId: string, jwt: ResolvedJwtSp, options: JwtSignerOptions): PreparedKey {
+  if (jwt.algorithm === 'HS256') {
+    const secret = options.secrets.get(spId);
+    if (!secret) throw new IdpError('config_error', `No HS256 secret for service provider "${spId}".`);
+    // Comm100 uses the secret string's UTF-8 bytes as the HMAC key, never base64-decoded.
+    return { alg: 'HS256', key: crypto.createSecretKey(Buffer.from(secret, 'utf8')), kid: undefined };
+  }
+  const signing = options.keystore.jwtKeyFor(spId, jwt.algorithm);
+  return { alg: jwt.algorithm, key: signing.privateKey, kid: signing.kid };
+}

@@ -1,0 +1,156 @@
+/**
+ * XML signatures: the one signing step every signed SAML message goes through, and
+ * the verification of an enveloped signature on an incoming message.
+ *
+ * Signatures are enveloped, exclusive-c14n, RSA-SHA256 (or RSA-SHA512) with digests
+ * of the same strength, placed right after the signed element's Issuer as the SAML
+ * schema wants, with a KeyInfo carrying the signing certificate.
+ */
+import { SignedXml } from 'xml-crypto';
+import { IdpError } from '../errors.js';
+import {
+  ACCEPTED_C14N_URIS,
+  ACCEPTED_DIGEST_URIS,
+  C14N,
+  DEFAULT_SIGNATURE_ALGORITHM,
+  TRANSFORM_ENVELOPED_SIGNATURE,
+  acceptedSignatureAlgorithmByUri,
+  signatureAlgorithm,
+  type InsecureSignatureAlgorithmName,
+  type SignatureAlgorithmName,
+} from './algorithms.js';
+import { NS } from './constants.js';
+import { isSafeId } from './ids.js';
+import { attribute, childElements, quote, serialize, type Document, type Element } from './xml.js';
+
+/** What signing needs from the keystore (`Keystore.saml` fits). */
+export interface SigningCredentials {
+  privateKeyPem: string;
+  certificatePem: string;
+}
+
+export interface SignXmlOptions {
+  /** The ID attribute of the element to sign. */
+  id: string;
+  credentials: SigningCredentials;
+  /** Default rsa-sha256. rsa-sha1 exists only for fault injection. */
+  algorithm?: SignatureAlgorithmName | InsecureSignatureAlgorithmName | undefined;
+  /**
+   * Where the Signature goes: after the element's saml:Issuer child (default, as
+   * the SAML schema orders it), or as its first child (metadata has no Issuer).
+   */
+  placement?: 'after-issuer' | 'first-child';
+}
+
+/** Signs the element with `options.id` and returns the whole document with the signature in it. */
+export function signXml(xml: string, options: SignXmlOptions): string {
+  if (!isSafeId(options.id)) throw new TypeError(`signXml: not a usable ID: ${quote(options.id)}`);
+  const alg = signatureAlgorithm(options.algorithm ?? DEFAULT_SIGNATURE_ALGORITHM);
+  const target = `//*[@ID='${options.id}']`;
+  const sig = new SignedXml({
+    privateKey: options.credentials.privateKeyPem,
+    publicCert: options.credentials.certificatePem,
+    signatureAlgorithm: alg.signatureUri,
+    canonicalizationAlgorithm: C14N.exclusive,
+  });
+  sig.addReference({
+    xpath: target,
+    digestAlgorithm: alg.digestUri,
+    transforms: [TRANSFORM_ENVELOPED_SIGNATURE, C14N.exclusive],
+  });
+  const location =
+    (options.placement ?? 'after-issuer') === 'after-issuer'
+      ? { reference: `${target}/*[local-name(.)='Issuer' and namespace-uri(.)='${NS.saml}']`, action: 'after' as const }
+      : { reference: target, action: 'prepend' as const };
+  sig.computeSignature(xml, { prefix: 'ds', location });
+  return sig.getSignedXml();
+}
+
+/**
+ * Verifies the enveloped signature of a message's root element with a configured
+ * certificate (never one from KeyInfo) and returns the XML that was signed, in
+ * canonical form: callers read the message from it, not from the original text.
+ *
+ * `xml` is the message text and `doc` its DOM as parsed by parseUntrustedXml.
+ * Throws IdpError('invalid_signature') with a message saying what is wrong.
+ */
+export function verifyEnvelopedSignature(xml: string, doc: Document, certificatePem: string, what: string): string {
+  const root = doc.documentElement!;
+  const rootId = attribute(root, 'ID');
+  const signatures = childElements(root, NS.ds, 'Signature');
+  if (signatures.length === 0) {
+    throw new IdpError('invalid_signature', `The ${what} is not signed, and this service provider's messages must be signed (requestSigningCert is set).`);
+  }
+  if (signatures.length > 1) {
+    throw new IdpError('invalid_signature', `The ${what} has ${signatures.length} signatures; exactly one is accepted.`);
+  }
+  if (rootId === undefined || rootId === '') {
+    throw new IdpError('invalid_signature', `The ${what} has no ID attribute, so its signature cannot refer to it.`);
+  }
+  const signature = signatures[0]!;
+  checkSignatureStructure(signature, rootId, what);
+
+  const verifier = new SignedXml({ publicCert: certificatePem, getCertFromKeyInfo: () => null });
+  let valid = false;
+  try {
+    verifier.loadSignature(serialize(signature));
+    valid = verifier.checkSignature(xml);
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    throw new IdpError('invalid_signature', `The signature of the ${what} does not verify with the service provider's certificate (requestSigningCert).`);
+  }
+  const signed = verifier.getSignedReferences();
+  if (signed.length !== 1 || signed[0] === undefined) {
+    throw new IdpError('invalid_signature', `The signature of the ${what} must cover exactly one element, the message itself.`);
+  }
+  return signed[0];
+}
+
+/** The algorithms and the single Reference to the root, checked before any cryptography. */
+function checkSignatureStructure(signature: Element, rootId: string, what: string): void {
+  const signedInfo = childElements(signature, NS.ds, 'SignedInfo');
+  if (signedInfo.length !== 1) {
+    throw new IdpError('invalid_signature', `The signature of the ${what} has no single SignedInfo.`);
+  }
+  const info = signedInfo[0]!;
+  const c14n = childElements(info, NS.ds, 'CanonicalizationMethod')[0];
+  const c14nUri = c14n ? (attribute(c14n, 'Algorithm') ?? '') : '';
+  if (!ACCEPTED_C14N_URIS.includes(c14nUri)) {
+    throw new IdpError('invalid_signature', `The signature of the ${what} uses the canonicalization ${quote(c14nUri)}, which is not accepted.`);
+  }
+  const method = childElements(info, NS.ds, 'SignatureMethod')[0];
+  const methodUri = method ? (attribute(method, 'Algorithm') ?? '') : '';
+  if (acceptedSignatureAlgorithmByUri(methodUri) === undefined) {
+    throw new IdpError(
+      'invalid_signature',
+      `The signature of the ${what} uses the algorithm ${quote(methodUri)}, which is not accepted; sign with RSA-SHA256 or RSA-SHA512.`,
+    );
+  }
+  const references = childElements(info, NS.ds, 'Reference');
+  if (references.length !== 1) {
+    throw new IdpError('invalid_signature', `The signature of the ${what} must have exactly one Reference, it has ${references.length}.`);
+  }
+  const reference = references[0]!;
+  const uri = attribute(reference, 'URI') ?? '';
+  if (uri !== `#${rootId}`) {
+    throw new IdpError('invalid_signature', `The signature of the ${what} must refer to the message's own ID (#${rootId}), not ${quote(uri)}.`);
+  }
+  const digest = childElements(reference, NS.ds, 'DigestMethod')[0];
+  const digestUri = digest ? (attribute(digest, 'Algorithm') ?? '') : '';
+  if (!ACCEPTED_DIGEST_URIS.includes(digestUri)) {
+    throw new IdpError(
+      'invalid_signature',
+      `The signature of the ${what} uses the digest ${quote(digestUri)}, which is not accepted; use SHA-256 or SHA-512.`,
+    );
+  }
+  for (const transforms of childElements(reference, NS.ds, 'Transforms')) {
+    for (const t of childElements(transforms, NS.ds, 'Transform')) {
+      const tUri = attribute(t, 'Algorithm') ?? '';
+      if (tUri !== TRANSFORM_ENVELOPED_SIGNATURE && !ACCEPTED_C14N_URIS.includes(tUri)) {
+        throw new IdpError('invalid_signature', `The signature of the ${what} uses the transform ${quote(tUri)}, which is not accepted.`);
+      }
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Parsing untrusted XML, and small DOM helpers.
+ *
+ * Incoming SAML messages are parsed with @xmldom/xmldom under rules stricter than
+ * its defaults: any error or warning stops parsing, a DOCTYPE (and so any entity
+ * declaration) is refused before parsing starts, the size is capped, and the
+ * document must hold exactly one root element.
+ */
+import { DOMParser, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
+import { IdpError } from '../errors.js';
+import { LIMITS } from './constants.js';
+
+export type { Document, Element };
+
+const ELEMENT_NODE = 1;
+const TEXT_NODE = 3;
+const CDATA_SECTION_NODE = 4;
+
+/** Matches a DOCTYPE or an entity declaration anywhere, whatever the case. */
+const DTD_PATTERN = /<!\s*(DOCTYPE|ENTITY)/i;
+
+/**
+ * Parses untrusted XML into a DOM. `what` names the message in error messages
+ * ("SAMLRequest", "LogoutRequest", …). Throws IdpError('invalid_saml_request').
+ */
+export function parseUntrustedXml(xml: string, what: string, maxBytes: number = LIMITS.maxXmlBytes): Document {
+  const size = Buffer.byteLength(xml, 'utf8');
+  if (size > maxBytes) {
+    throw new IdpError('invalid_saml_request', `The ${what} is too large: ${size} bytes of XML, at most ${maxBytes} are accepted.`);
+  }
+  if (DTD_PATTERN.test(xml)) {
+    throw new IdpError('invalid_saml_request', `The ${what} contains a DOCTYPE or an entity declaration, which are not accepted.`);
+  }
+  let doc: Document;
+  try {
+    doc = new DOMParser({
+      locator: false,
+      onError: (level, message) => {
+        throw new XmlProblem(`${level === 'warning' ? 'warning' : 'error'}: ${firstLine(message)}`);
+      },
+    }).parseFromString(xml, 'text/xml');
+  } catch (err) {
+    const reason = err instanceof XmlProblem ? err.message : firstLine(err instanceof Error ? err.message : String(err));
+    throw new IdpError('invalid_saml_request', `The ${what} is not well-formed XML (${reason}).`);
+  }
+  if (doc.doctype) {
+    throw new IdpError('invalid_saml_request', `The ${what} contains a DOCTYPE, which is not accepted.`);
+  }
+  const roots = childNodes(doc).filter((n) => n.nodeType === ELEMENT_NODE);
+  if (roots.length !== 1 || !doc.documentElement) {
+    throw new IdpError('invalid_saml_request', `The ${what} must have exactly one root element, it has ${roots.length}.`);
+  }
+  return doc;
+}
+
+class XmlProblem extends Error {}
+
+/** The first line of a parser message, without the locator suffix, cut to a readable length. */
+function firstLine(message: string): string {
+  const line = (message.split('\n')[0] ?? '').replace(/\s*\|\|\s*@#\[.*$/, '').trim();
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+function childNodes(node: Node): Node[] {
+  const out: Node[] = [];
+  for (let n = node.firstChild; n; n = n.nextSibling) out.push(n);
+  return out;
+}
+
+/** Child elements of `parent`, optionally only those with this namespace and local name. */
+export function childElements(parent: Node, ns?: string, localName?: string): Element[] {
+  return childNodes(parent).filter(
+    (n): n is Element =>
+      n.nodeType === ELEMENT_NODE &&
+      (ns === undefined || (n as Element).namespaceURI === ns) &&
+      (localName === undefined || (n as Element).localName === localName),
+  );
+}
+
+/** The only child element with this name, undefined when absent; an error when repeated. */
+export function optionalChild(parent: Element, ns: string, localName: string, what: string): Element | undefined {
+  const found = childElements(parent, ns, localName);
+  if (found.length > 1) {
+    throw new IdpError('invalid_saml_request', `The ${what} has ${found.length} ${localName} elements where at most one is allowed.`);
+  }
+  return found[0];
+}
+
+/** Text content of an element made of text only (no child elements), trimmed. */
+export function textContent(el: Element, what: string): string {
+  let text = '';
+  for (let n = el.firstChild; n; n = n.nextSibling) {
+    if (n.nodeType === TEXT_NODE || n.nodeType === CDATA_SECTION_NODE) text += n.nodeValue ?? '';
+    else if (n.nodeType === ELEMENT_NODE) {
+      throw new IdpError('invalid_saml_request', `The ${el.localName} of the ${what} must contain text only.`);
+    }
+  }
+  return text.trim();
+}
+
+/** An attribute's value, or undefined when absent. */
+export function attribute(el: Element, name: string): string | undefined {
+  return el.hasAttribute(name) ? (el.getAttribute(name) ?? '') : undefined;
+}
+
+/** xs:boolean: "true"/"1" or "false"/"0"; anything else is an error. */
+export function booleanAttribute(el: Element, name: string, what: string): boolean | undefined {
+  const v = attribute(el, name);
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  if (t === 'true' || t === '1') return true;
+  if (t === 'false' || t === '0') return false;
+  throw new IdpError('invalid_saml_request', `The ${name} attribute of the ${what} must be true or false, not ${quote(v)}.`);
+}
+
+/** The root element, checked to be this namespace and local name. */
+export function expectRoot(doc: Document, ns: string, localName: string, what: string): Element {
+  const root = doc.documentElement!;
+  if (root.namespaceURI !== ns || root.localName !== localName) {
+    const found = root.namespaceURI ? `{${root.namespaceURI}}${root.localName}` : (root.localName ?? root.nodeName);
+    throw new IdpError('invalid_saml_request', `The ${what} must be a ${localName} (in ${ns}), not ${quote(found)}.`);
+  }
+  return root;
+}
+
+export function serialize(node: Node): string {
+  return new XMLSerializer().serializeToString(node);
+}
+
+/**
+ * Quotes an untrusted value for an error message: JSON-escaped (control characters
+ * and quotes visible) and cut to 120 characters. HTML escaping is the view's job.
+ */
+export function quote(value: string): string {
+  const cut = value.length > 120 ? `${value.slice(0, 117)}...` : value;
+  return JSON.stringify(cut);
+}
+
+/** xs:dateTime as SAML wants it: UTC, "Z", whole seconds. */
+export function samlInstant(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Parses xs:dateTime in UTC (with Z or an offset); undefined when invalid. */
+export function parseInstant(value: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value)) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
+}

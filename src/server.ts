@@ -1,0 +1,97 @@
+/**
+ * Starting and stopping the IdP (and the demo SP when enabled) as HTTP servers.
+ * Used by main.ts, the library API and end-to-end tests.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { createIdp, type Idp, type IdpDeps } from './app.js';
+import type { ResolvedConfig } from './config/load.js';
+import { createDemoSp, type DemoSp, type DemoTenant } from './demo-sp/index.js';
+
+export interface Running {
+  idp: Idp;
+  idpServer: http.Server;
+  idpPort: number;
+  demoSp: DemoSp | undefined;
+  demoServer: http.Server | undefined;
+  demoPort: number | undefined;
+  close(): Promise<void>;
+}
+
+export function listen(app: Express, port: number, host: string): Promise<http.Server> {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer(app);
+    server.keepAliveTimeout = 5_000;
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+/** The demo SP's tenants: every JWT SP whose consumer lives on the demo SP's origin. */
+export function demoTenants(config: ResolvedConfig, secrets: ReadonlyMap<string, string>): DemoTenant[] {
+  const origin = new URL(config.demo.spBaseUrl).origin;
+  const tenants: DemoTenant[] = [];
+  for (const sp of config.serviceProviders) {
+    const consumer = sp.jwt?.redirectUrls.map((u) => new URL(u)).find((u) => u.origin === origin && u.pathname.endsWith('/sso/jwt/consumer'));
+    if (!sp.jwt || !consumer) continue;
+    const mount = consumer.pathname.slice(0, -'/sso/jwt/consumer'.length);
+    const verify = sp.jwt.algorithm === 'HS256' ? { alg: 'HS256' as const, secret: secrets.get(sp.id)! } : { alg: sp.jwt.algorithm };
+    tenants.push({ spId: sp.id, name: sp.name, mount, verify, issuer: sp.jwt.issuer, audience: sp.jwt.audience });
+  }
+  return tenants;
+}
+
+export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Promise<Running> {
+  const idp = await createIdp(config, deps);
+  let idpServer: http.Server;
+  try {
+    idpServer = await listen(idp.app, config.port, config.host);
+  } catch (err) {
+    idp.close();
+    throw err;
+  }
+  const idpPort = (idpServer.address() as AddressInfo).port;
+  let demoSp: DemoSp | undefined;
+  let demoServer: http.Server | undefined;
+  if (config.demo.enabled) {
+    demoSp = createDemoSp({
+      idpUrl: config.baseUrl,
+      baseUrl: config.demo.spBaseUrl,
+      siteId: config.demo.siteId,
+      agents: config.demo.agents,
+      tenants: demoTenants(config, idp.context.jwtSigner.secrets),
+    });
+    try {
+      demoServer = await listen(demoSp.app, config.demo.spPort, config.host);
+    } catch (err) {
+      await closeServer(idpServer);
+      idp.close();
+      demoSp.close();
+      throw err;
+    }
+  }
+  return {
+    idp,
+    idpServer,
+    idpPort,
+    demoSp,
+    demoServer,
+    demoPort: demoServer ? (demoServer.address() as AddressInfo).port : undefined,
+    close: async () => {
+      await Promise.all([closeServer(idpServer), demoServer ? closeServer(demoServer) : Promise.resolve()]);
+      demoSp?.close();
+      idp.close();
+    },
+  };
+}
