@@ -205,9 +205,9 @@ export const configSchema = z
         agents: z
           .array(
             z.strictObject({
-              email: emailString,
-              name: z.string().min(1).optional(),
-              active: z.boolean().default(true),
+              email: emailString.describe('The agent\'s email, matched against the token\'s `email` claim.'),
+              name: z.string().min(1).optional().describe('Display name at the SP.'),
+              active: z.boolean().default(true).describe('An inactive agent is refused with the Comm100 message.'),
             }),
           )
           .default([])
