@@ -10,7 +10,8 @@ import type { ResolvedConfig } from './config/load.js';
 import { loadKeystore, type AsymmetricAlg, type Keystore } from './keys/keystore.js';
 import { resolveHsSecrets, type GeneratedSecret } from './jwt/secrets.js';
 import { JwtSigner } from './jwt/signer.js';
-import { consoleLogger, type Logger } from './logger.js';
+import { pinoHttp } from 'pino-http';
+import { createLogger, redactUrl, type Logger } from './logger.js';
 import { openDb } from './store/db.js';
 import { SqliteSessionStore } from './store/session-store.js';
 import { UserStore } from './users/store.js';
@@ -51,7 +52,7 @@ function spOrigins(config: ResolvedConfig): string[] {
 
 export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Promise<Idp> {
   const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? consoleLogger;
+  const logger = deps.logger ?? createLogger();
   const db = openDb(config.dataDir);
   try {
     const users = new UserStore(db, config.passwordHashCost);
@@ -67,7 +68,16 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     const jwtSigner = new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets, clock });
 
     const spById = new Map(config.serviceProviders.map((sp) => [sp.id, sp]));
-    const context: AppContext = { config, clock, db, users, keystore, jwtSigner, logger, sp: (id) => spById.get(id) };
+    const readiness = async (): Promise<Record<string, string>> => {
+      let store = 'ok';
+      try {
+        db.prepare('SELECT 1').get();
+      } catch {
+        store = 'the SQLite store does not answer';
+      }
+      return { store, keys: keystore.saml && keystore.jwks().keys.length > 0 ? 'ok' : 'no signing keys loaded' };
+    };
+    const context: AppContext = { config, clock, db, users, keystore, jwtSigner, logger, readiness, sp: (id) => spById.get(id) };
 
     const sessionStore = new SqliteSessionStore(db, { defaultTtlMs: config.sessionTtlSeconds * 1000 });
     const secure = config.baseUrl.startsWith('https:');
@@ -81,9 +91,22 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.set('query parser', 'simple');
     if (secure) app.set('trust proxy', 'loopback');
 
-    app.use((_req, res, next) => {
-      res.locals.requestId = crypto.randomUUID();
-      res.locals.baseUrl = config.baseUrl;
+    // One log line per request, with a request id that error pages show too.
+    app.use(
+      pinoHttp({
+        logger,
+        genReqId: () => crypto.randomUUID(),
+        autoLogging: { ignore: (req) => /^\/(healthz|readyz|static\/)/.test(req.url ?? '') },
+        customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+        serializers: {
+          req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        },
+        quietReqLogger: true,
+      }),
+    );
+    app.use((req, res, next) => {
+      res.locals.requestId = String(req.id);
       res.set('X-Request-Id', res.locals.requestId as string);
       next();
     });

@@ -110,11 +110,11 @@ async function serve(args: string[]): Promise<number> {
   if (values['data-dir'] !== undefined) env.DATA_DIR = values['data-dir'];
   const config = loadConfig({ file: values.config, env, demo: values.demo === true });
   const running = await startAll(config);
-  process.stdout.write(banner(config, running));
-  for (const g of running.idp.generatedSecrets) {
-    // Shown once, on the console, at the moment it is generated; it is kept in the store and never logged.
-    process.stdout.write(`  Generated HS256 shared secret for SP "${g.spId}" (shown once; configure your SP with it): ${g.secret}\n`);
-  }
+  // A generated HS256 secret is shown once, on the console, when it is generated; it is kept in the store and never logged.
+  const generated = running.idp.generatedSecrets.map(
+    (g) => `  Generated HS256 shared secret for SP "${g.spId}" (shown once; configure your SP with it): ${g.secret}\n`,
+  );
+  process.stdout.write(banner(config, running) + generated.join(''));
   for (const w of warnings(config, running)) process.stderr.write(`warning: ${w}\n`);
 
   await new Promise<void>((resolve) => {

@@ -104,6 +104,25 @@ function explain(err: unknown): string {
   return 'The token could not be checked.';
 }
 
+/** What every demo SP page's layout shows: this tenant, and links to the others on this origin. */
+interface TenantLocals {
+  spName: string;
+  mount: string;
+  idpUrl: string;
+  tenants: { name: string; mount: string }[];
+  /** The IdP's remote logout, back to this tenant's sign-in page. */
+  switchAccountUrl?: string;
+}
+
+function layoutLocals(options: DemoSpOptions, tenant: DemoTenant): TenantLocals {
+  return {
+    spName: tenant.name,
+    mount: tenant.mount,
+    idpUrl: options.idpUrl,
+    tenants: [...options.tenants].sort((a, b) => a.mount.length - b.mount.length).map((t) => ({ name: t.name, mount: t.mount })),
+  };
+}
+
 function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
   const router = Router();
   const m = tenant.mount;
@@ -114,9 +133,19 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
       ? new TextEncoder().encode(tenant.verify.secret)
       : createRemoteJWKSet(new URL(`${options.idpUrl}/.well-known/jwks.json`), { cooldownDuration: 5_000 });
   const agents = new Map(options.agents.map((a) => [a.email.normalize('NFKC').toLowerCase(), a]));
+  // Where the IdP's remote logout sends the browser back to: this tenant's registered logoutUrl
+  // (the allow-list compares scheme, host, port and path; the query is ours).
+  const signedOutUrl = `${options.baseUrl}${m}/?signedout=1`;
+  const remoteLogoutUrl = `${options.idpUrl}/logout?redirect_url=${encodeURIComponent(signedOutUrl)}`;
   const view = (res: Response, name: string, locals: Record<string, unknown>, status = 200): void => {
-    res.status(status).render(`demo-sp/${name}`, { spName: tenant.name, mount: m, idpUrl: options.idpUrl, ...locals });
+    res.status(status).render(`demo-sp/${name}`, { ...layoutLocals(options, tenant), ...locals });
   };
+
+  // The error handler names the tenant the failing request was for (the first router to see it).
+  router.use((_req, res, next) => {
+    res.locals.tenant ??= { ...layoutLocals(options, tenant), switchAccountUrl: remoteLogoutUrl } satisfies TenantLocals;
+    next();
+  });
 
   const startSso = (res: Response, returnPath: string): void => {
     const redirectUrl = `${consumerUrl}?relayState=${encodeURIComponent(returnPath)}`;
@@ -124,19 +153,25 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
   };
 
   router.get('/', (req, res) => {
-    res.redirect(302, req.session.agent ? `${m}/agent` : `${m}/LoginSSO.aspx?siteid=${encodeURIComponent(options.siteId)}`);
+    if (req.session.agent) {
+      res.redirect(302, `${m}/agent`);
+      return;
+    }
+    const signedOut = req.query.signedout === '1' ? '&signedout=1' : '';
+    res.redirect(302, `${m}/LoginSSO.aspx?siteid=${encodeURIComponent(options.siteId)}${signedOut}`);
   });
 
   // Mirrors Comm100's LoginSSO.aspx?siteid=…: the agent gives a site id and goes to the IdP.
   router.get('/LoginSSO.aspx', (req, res) => {
     const siteId = typeof req.query.siteid === 'string' ? req.query.siteid : options.siteId;
-    view(res, 'login', { title: `${tenant.name}: agent sign-in`, siteId, error: undefined });
+    const signedOut = req.query.signedout === '1' && !req.session.agent;
+    view(res, 'login', { title: `${tenant.name}: agent sign-in`, siteId, error: undefined, signedOut });
   });
 
   router.get('/sso/start', (req, res) => {
     const siteId = typeof req.query.siteid === 'string' ? req.query.siteid.trim() : '';
     if (siteId !== options.siteId) {
-      view(res, 'login', { title: `${tenant.name}: agent sign-in`, siteId, error: 'Site ID is invalid.' }, 400);
+      view(res, 'login', { title: `${tenant.name}: agent sign-in`, siteId, error: 'Site ID is invalid.', signedOut: false }, 400);
       return;
     }
     startSso(res, localPath(req.query.returnUrl, `${m}/agent`));
@@ -189,8 +224,7 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
   // Remote logout: end the SP session, then the IdP's.
   router.post('/logout', (req, res) => {
     req.session.destroy(() => {
-      const back = `${options.baseUrl}${m}/`;
-      res.redirect(303, `${options.idpUrl}/logout?redirect_url=${encodeURIComponent(back)}`);
+      res.redirect(303, remoteLogoutUrl);
     });
   });
 
@@ -248,12 +282,26 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
   }
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new DemoError(404, 'There is no such page on the demo SP.')));
+  const fallbackTenant: TenantLocals = {
+    spName: 'Demo SP',
+    mount: '',
+    idpUrl: options.idpUrl,
+    tenants: [...options.tenants].sort((a, b) => a.mount.length - b.mount.length).map((t) => ({ name: t.name, mount: t.mount })),
+  };
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = err instanceof DemoError ? err.status : 500;
     const message = err instanceof DemoError ? err.message : 'The demo SP hit an unexpected error.';
     if (!(err instanceof DemoError)) console.error('demo SP error', err);
+    const tenant = (res.locals.tenant as TenantLocals | undefined) ?? fallbackTenant;
     res.set('Cache-Control', 'no-store');
-    res.status(status).render('demo-sp/error', { title: 'Sign-in failed', spName: 'Demo SP', mount: '', idpUrl: options.idpUrl, message, status });
+    res.status(status).render('demo-sp/error', {
+      ...tenant,
+      title: status === 404 ? 'Page not found' : status >= 500 ? 'Something went wrong' : 'Sign-in failed',
+      message,
+      status,
+      // Offered when the IdP signed in someone this SP refuses: signing in again would only repeat it.
+      switchAccountUrl: status === 403 ? tenant.switchAccountUrl : undefined,
+    });
   });
 
   return {

@@ -15,6 +15,8 @@ export interface AppContext {
   keystore: Keystore;
   jwtSigner: JwtSigner;
   logger: Logger;
+  /** Each dependency's state for /readyz: "ok" or what is wrong. */
+  readiness(): Promise<Record<string, string>>;
   /** Looks an SP up by id. */
   sp(id: string): ResolvedServiceProvider | undefined;
 }

@@ -52,7 +52,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     const requestId = String(res.locals.requestId ?? '');
     if (res.headersSent) {
-      logger.error('error after the response started', { requestId, err: describe(err) });
+      logger.error({ requestId, err: describe(err) }, 'error after the response started');
       next(err);
       return;
     }
@@ -60,7 +60,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const status = known?.status ?? 500;
     const code = known?.code ?? 'internal_error';
     const message = known?.expose ? known.message : 'The IdP hit an unexpected error. The request id below identifies it in the server log.';
-    if (!known || status >= 500) logger.error('request failed', { requestId, method: req.method, path: req.path, status, err: describe(err) });
+    if (!known || status >= 500) logger.error({ requestId, method: req.method, path: req.path, status, err: describe(err) }, 'request failed');
     for (const [k, v] of Object.entries(known?.headers ?? {})) res.set(k, v);
     res.set('Cache-Control', 'no-store');
     res.status(status);
@@ -70,7 +70,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     res.render('error', { title: TITLES[status] ?? 'Error', status, code, message, detail: known?.detail, requestId }, (renderErr: unknown, html?: string) => {
       if (renderErr) {
-        logger.error('error page failed to render', { requestId, err: describe(renderErr) });
+        logger.error({ requestId, err: describe(renderErr) }, 'error page failed to render');
         res.type('text/plain').send(`${status} ${TITLES[status] ?? 'Error'}: ${message} (request id ${requestId})`);
         return;
       }

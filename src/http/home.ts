@@ -28,9 +28,18 @@ export function homeRouter(ctx: AppContext): Router {
     });
   });
 
+  // Liveness: the process serves HTTP.
   router.get('/healthz', (_req, res) => {
     res.set('Cache-Control', 'no-store');
     res.json({ status: 'ok' });
+  });
+
+  // Readiness: the store answers and the signing keys are loaded.
+  router.get('/readyz', async (_req, res) => {
+    res.set('Cache-Control', 'no-store');
+    const checks = await ctx.readiness();
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
 
   return router;

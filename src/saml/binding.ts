@@ -104,7 +104,8 @@ export function decodeMessage(message: IncomingMessage, expected: MessageParam):
     return {
       binding: 'redirect',
       param: expected,
-      xml: inflateMessage(decodeBase64(msg.value, expected), expected),
+      // A "+" of base64 that the sender left unencoded arrives as a space.
+      xml: inflateMessage(decodeBase64(msg.value.replace(/ /g, '+'), expected), expected),
       relayState: checkRelayState(relay?.value),
       redirectSignature: { signedOctets, sigAlg: sigAlg?.value, signature: params.get('Signature')?.value },
     };

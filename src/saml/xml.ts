@@ -32,15 +32,21 @@ export function parseUntrustedXml(xml: string, what: string, maxBytes: number = 
     throw new IdpError('invalid_saml_request', `The ${what} contains a DOCTYPE or an entity declaration, which are not accepted.`);
   }
   let doc: Document;
+  let problem: string | undefined;
   try {
     doc = new DOMParser({
       locator: false,
       onError: (level, message) => {
-        throw new XmlProblem(`${level === 'warning' ? 'warning' : 'error'}: ${firstLine(message)}`);
+        // Any problem stops parsing; the first one is the one reported.
+        problem ??= `${level === 'fatalError' ? '' : `${level}: `}${firstLine(message)}`;
+        throw new Error(problem);
       },
     }).parseFromString(xml, 'text/xml');
   } catch (err) {
-    const reason = err instanceof XmlProblem ? err.message : firstLine(err instanceof Error ? err.message : String(err));
+    const reason = problem ?? firstLine(err instanceof Error ? err.message : String(err));
+    if (reason.includes('Only one element can be added')) {
+      throw new IdpError('invalid_saml_request', `The ${what} must have exactly one root element, it has several.`);
+    }
     throw new IdpError('invalid_saml_request', `The ${what} is not well-formed XML (${reason}).`);
   }
   if (doc.doctype) {
@@ -52,8 +58,6 @@ export function parseUntrustedXml(xml: string, what: string, maxBytes: number = 
   }
   return doc;
 }
-
-class XmlProblem extends Error {}
 
 /** The first line of a parser message, without the locator suffix, cut to a readable length. */
 function firstLine(message: string): string {
@@ -118,7 +122,7 @@ export function expectRoot(doc: Document, ns: string, localName: string, what: s
   const root = doc.documentElement!;
   if (root.namespaceURI !== ns || root.localName !== localName) {
     const found = root.namespaceURI ? `{${root.namespaceURI}}${root.localName}` : (root.localName ?? root.nodeName);
-    throw new IdpError('invalid_saml_request', `The ${what} must be a ${localName} (in ${ns}), not ${quote(found)}.`);
+    throw new IdpError('invalid_saml_request', `The root element of the ${what} must be ${localName} (in ${ns}), not ${quote(found)}.`);
   }
   return root;
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startAll, type Running } from '../../src/server.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import type { Clock } from '../../src/clock.js';
 
 export const HS_SECRET = 'test-shared-secret-0123456789abcdef';
@@ -106,12 +106,12 @@ export interface TestIdp {
 
 export async function startTestIdp(
   edit: (c: ConfigInput) => ConfigInput = (c) => c,
-  options: { clock?: Clock; dataDir?: string; ports?: [number, number] } = {},
+  options: { clock?: Clock; dataDir?: string; ports?: [number, number]; logger?: Logger } = {},
 ): Promise<TestIdp> {
   const [idpPort, spPort] = options.ports ?? [await freePort(), await freePort()];
   const dataDir = options.dataDir ?? tempDir();
   const config = resolveConfig(edit(demoLikeConfig(idpPort, spPort, dataDir)), { source: 'test config', baseDir: process.cwd() });
-  const running = await startAll(config, { logger: silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
+  const running = await startAll(config, { logger: options.logger ?? silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
   return {
     url: config.baseUrl,
     spUrl: config.demo.spBaseUrl,

@@ -1,0 +1,117 @@
+/**
+ * AuthnRequest (SAML core 3.4.1): receiving one from a registered SP in either
+ * binding and deciding where the answer may go.
+ *
+ * The answer goes to the request's AssertionConsumerServiceURL only when it is one
+ * of the SP's registered acsUrls (compared exactly), else to the SP's default ACS
+ * when the request names none. An unregistered URL is an error: nothing is ever
+ * POSTed to it.
+ */
+import type { ResolvedServiceProvider } from '../config/load.js';
+import { IdpError } from '../errors.js';
+import type { IncomingMessage } from './binding.js';
+import { BINDINGS, NAMEID_FORMAT, NS, type BindingName, type SamlStatus } from './constants.js';
+import { receiveMessage, type SamlServiceProvider } from './inbound.js';
+import { attribute, booleanAttribute, optionalChild, quote } from './xml.js';
+
+export interface NameIdPolicy {
+  format: string | undefined;
+  allowCreate: boolean | undefined;
+}
+
+/** A received AuthnRequest: authenticated (when the SP signs) and checked. */
+export interface AuthnRequest {
+  id: string;
+  issuer: string;
+  issueInstant: number;
+  binding: BindingName;
+  /** The registered ACS URL the Response goes to. */
+  acsUrl: string;
+  /** Whether the request named its ACS URL (else the SP's default was chosen). */
+  acsUrlRequested: boolean;
+  forceAuthn: boolean;
+  isPassive: boolean;
+  nameIdPolicy: NameIdPolicy | undefined;
+  relayState: string | undefined;
+  /** True when the request was signed and the signature verified. */
+  signed: boolean;
+  sp: SamlServiceProvider;
+}
+
+export interface ReceiveAuthnRequestOptions {
+  serviceProviders: readonly ResolvedServiceProvider[];
+  /** `<baseUrl>/saml/sso`: a Destination attribute must equal it. */
+  ssoUrl: string;
+}
+
+const WHAT = 'AuthnRequest';
+
+/** Decodes and checks an AuthnRequest. Throws IdpError with a precise message. */
+export function receiveAuthnRequest(message: IncomingMessage, options: ReceiveAuthnRequestOptions): AuthnRequest {
+  const inbound = receiveMessage(message, {
+    param: 'SAMLRequest',
+    rootName: WHAT,
+    serviceProviders: options.serviceProviders,
+    endpointUrl: options.ssoUrl,
+  });
+  const { root, sp } = inbound;
+
+  const acsAttr = attribute(root, 'AssertionConsumerServiceURL');
+  const acsIndex = attribute(root, 'AssertionConsumerServiceIndex');
+  if (acsAttr !== undefined && acsIndex !== undefined) {
+    throw new IdpError('invalid_saml_request', 'The AuthnRequest has both AssertionConsumerServiceURL and AssertionConsumerServiceIndex; at most one is allowed.');
+  }
+  let acsUrl = sp.saml.acsUrls[0]!;
+  if (acsAttr !== undefined) {
+    if (!sp.saml.acsUrls.includes(acsAttr)) {
+      throw new IdpError(
+        'invalid_acs_url',
+        `The AssertionConsumerServiceURL ${quote(acsAttr)} is not registered for the service provider ${quote(sp.id)}; add it to its saml.acsUrls.`,
+      );
+    }
+    acsUrl = acsAttr;
+  }
+
+  const protocolBinding = attribute(root, 'ProtocolBinding');
+  if (protocolBinding !== undefined && protocolBinding !== BINDINGS.post) {
+    throw new IdpError(
+      'invalid_saml_request',
+      `The AuthnRequest asks for the ProtocolBinding ${quote(protocolBinding)}; this IdP answers with HTTP-POST (${BINDINGS.post}) only.`,
+    );
+  }
+
+  const policy = optionalChild(root, NS.samlp, 'NameIDPolicy', WHAT);
+  const nameIdPolicy: NameIdPolicy | undefined = policy && {
+    format: attribute(policy, 'Format'),
+    allowCreate: booleanAttribute(policy, 'AllowCreate', 'NameIDPolicy'),
+  };
+
+  return {
+    id: inbound.id,
+    issuer: inbound.issuer,
+    issueInstant: inbound.issueInstant,
+    binding: inbound.binding,
+    acsUrl,
+    acsUrlRequested: acsAttr !== undefined,
+    forceAuthn: booleanAttribute(root, 'ForceAuthn', WHAT) ?? false,
+    isPassive: booleanAttribute(root, 'IsPassive', WHAT) ?? false,
+    nameIdPolicy,
+    relayState: inbound.relayState,
+    signed: inbound.signed,
+    sp,
+  };
+}
+
+/**
+ * The status to answer instead of an assertion when the requested NameID format
+ * is not the one configured for the SP (SAML core 3.4.1.1), else undefined.
+ */
+export function nameIdPolicyStatus(request: Pick<AuthnRequest, 'nameIdPolicy' | 'sp'>): SamlStatus | undefined {
+  const format = request.nameIdPolicy?.format;
+  if (format === undefined || format === NAMEID_FORMAT.unspecified || format === request.sp.saml.nameIdFormat) return undefined;
+  return {
+    code: 'Requester',
+    subCode: 'InvalidNameIDPolicy',
+    message: `This IdP issues NameIDs in the format ${request.sp.saml.nameIdFormat} for this service provider.`,
+  };
+}

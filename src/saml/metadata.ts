@@ -1,0 +1,49 @@
+/**
+ * The IdP's metadata (SAML metadata 2.4.3): an EntityDescriptor with one
+ * IDPSSODescriptor, in schema order: the signing KeyDescriptor, the
+ * SingleLogoutService and NameIDFormats, then the SingleSignOnServices.
+ * An SP can be set up by pasting it (or its URL, `<baseUrl>/saml/metadata`).
+ */
+import { create } from 'xmlbuilder2';
+import { BINDINGS, NAMEID_FORMAT, NS } from './constants.js';
+
+export interface MetadataInput {
+  entityId: string;
+  /** The IdP's public URL, without a trailing slash. */
+  baseUrl: string;
+  /** Base64 DER of the signing certificate. */
+  certificateBase64: string;
+  /** Set WantAuthnRequestsSigned (when every SP must sign its requests). */
+  wantAuthnRequestsSigned?: boolean;
+}
+
+/** The IdP's endpoints, as the metadata and the routers name them. */
+export function samlEndpoints(baseUrl: string): { metadata: string; sso: string; slo: string } {
+  return { metadata: `${baseUrl}/saml/metadata`, sso: `${baseUrl}/saml/sso`, slo: `${baseUrl}/saml/slo` };
+}
+
+export function buildMetadata(input: MetadataInput): string {
+  const endpoints = samlEndpoints(input.baseUrl);
+  const doc = create({ version: '1.0', encoding: 'UTF-8' });
+  const entity = doc.ele(NS.md, 'md:EntityDescriptor', { 'xmlns:ds': NS.ds, entityID: input.entityId });
+  const idp = entity.ele(NS.md, 'md:IDPSSODescriptor', {
+    WantAuthnRequestsSigned: input.wantAuthnRequestsSigned ? 'true' : 'false',
+    protocolSupportEnumeration: NS.samlp,
+  });
+  idp
+    .ele(NS.md, 'md:KeyDescriptor', { use: 'signing' })
+    .ele(NS.ds, 'ds:KeyInfo')
+    .ele(NS.ds, 'ds:X509Data')
+    .ele(NS.ds, 'ds:X509Certificate')
+    .txt(input.certificateBase64);
+  for (const binding of [BINDINGS.redirect, BINDINGS.post]) {
+    idp.ele(NS.md, 'md:SingleLogoutService', { Binding: binding, Location: endpoints.slo });
+  }
+  for (const format of [NAMEID_FORMAT.emailAddress, NAMEID_FORMAT.persistent, NAMEID_FORMAT.unspecified]) {
+    idp.ele(NS.md, 'md:NameIDFormat').txt(format);
+  }
+  for (const binding of [BINDINGS.redirect, BINDINGS.post]) {
+    idp.ele(NS.md, 'md:SingleSignOnService', { Binding: binding, Location: endpoints.sso });
+  }
+  return doc.end({ prettyPrint: true, wellFormed: true });
+}

@@ -1,0 +1,28 @@
+/** The part of xml-encryption (a CommonJS module without types) that the IdP uses. */
+declare module 'xml-encryption' {
+  import type { KeyObject } from 'node:crypto';
+
+  interface EncryptOptions {
+    /** The recipient's RSA public key. */
+    rsa_pub: string | Buffer | KeyObject;
+    /** The recipient's certificate (PEM), published in the EncryptedKey's KeyInfo. */
+    pem: string | Buffer;
+    encryptionAlgorithm: string;
+    keyEncryptionAlgorithm: string;
+    keyEncryptionDigest?: 'sha1' | 'sha256' | 'sha512';
+    disallowEncryptionWithInsecureAlgorithm?: boolean;
+    warnInsecureAlgorithm?: boolean;
+  }
+
+  interface DecryptOptions {
+    key: string | Buffer | KeyObject;
+    disallowDecryptionWithInsecureAlgorithm?: boolean;
+    warnInsecureAlgorithm?: boolean;
+  }
+
+  const xmlenc: {
+    encrypt(content: string, options: EncryptOptions, callback: (err: Error | null, result?: string) => void): void;
+    decrypt(xml: string, options: DecryptOptions, callback: (err: Error | null, result?: string) => void): void;
+  };
+  export default xmlenc;
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { freePort, tempDir } from '../helpers/idp.js';
+
+const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
+
+function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (pattern.test(out)) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ${pattern}:\n${out}`));
+    });
+  });
+}
+
+function exitOf(child: ChildProcess, timeoutMs = 15_000): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    const timer = setTimeout(() => reject(new Error('the process did not exit')), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+function userConfig(port: number): string {
+  const dir = tempDir('mock-idp-cli-');
+  const file = path.join(dir, 'idp.yaml');
+  fs.writeFileSync(
+    file,
+    `baseUrl: http://localhost:${port}
+host: 127.0.0.1
+passwordHashCost: 10
+users:
+  - { email: a@example.com, password: a-password }
+serviceProviders:
+  - id: sp
+    jwt: { redirectUrls: [ "http://localhost:9/consumer" ] }
+`,
+  );
+  return file;
+}
+
+describe('mock-idp serve', () => {
+  it('finishes a request in flight on SIGTERM, refuses new connections, and exits 0', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [...CLI, 'serve', '--config', userConfig(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const banner = await waitForOutput(child, /mock-idp is running/);
+      assert.match(banner, /Generated HS256 shared secret for SP "sp"/, 'a generated secret is shown once');
+      assert.doesNotMatch(banner, /a-password/, 'passwords of a user config are never printed');
+
+      const socket = net.connect(port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      const body = 'email=a%40example.com&password=x';
+      socket.write(`POST /login HTTP/1.1\r\nHost: localhost:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`);
+      let response = '';
+      socket.on('data', (d: Buffer) => (response += d.toString()));
+      const closed = new Promise((r) => socket.once('close', r));
+
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill('SIGTERM');
+      await waitForOutput(child, /SIGTERM received: stopping/);
+      await assert.rejects(
+        new Promise((resolve, reject) => {
+          const probe = net.connect(port, '127.0.0.1');
+          probe.once('connect', () => {
+            probe.destroy();
+            resolve(undefined);
+          });
+          probe.once('error', reject);
+        }),
+        /ECONNREFUSED/,
+        'new connections are refused while stopping',
+      );
+      assert.equal(child.exitCode, null, 'still running while a request is in flight');
+
+      socket.end(body.slice(10));
+      await closed;
+      assert.match(response, /^HTTP\/1\.1 403 /, 'the in-flight request got its full answer');
+      assert.match(response, /The form has expired or was not sent from this site/);
+      assert.equal(await exitOf(child), 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('exits 2 with a clear message for a bad config, and 1 when the port is taken', async () => {
+    const dir = tempDir('mock-idp-cli-');
+    const bad = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(bad, 'users: 3\n');
+    const child = spawn(process.execPath, [...CLI, '--config', bad], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    assert.equal(await exitOf(child), 2);
+    assert.match(err, /Invalid config in .*bad\.yaml:\n {2}- users: Invalid input: expected array, received number/);
+
+    const port = await freePort();
+    const blocker = net.createServer().listen(port, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      const second = spawn(process.execPath, [...CLI, '--config', userConfig(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err2 = '';
+      second.stderr.on('data', (d: Buffer) => (err2 += d.toString()));
+      assert.equal(await exitOf(second), 1);
+      assert.match(err2, /cannot listen: .*EADDRINUSE.*Set another port with --port or PORT/);
+    } finally {
+      blocker.close();
+    }
+  });
+});
