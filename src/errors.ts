@@ -17,6 +17,7 @@ export type IdpErrorCode =
   | 'not_signed_in'
   | 'forbidden_origin'
   | 'not_found'
+  | 'conflict'
   | 'payload_too_large'
   | 'too_many_requests'
   | 'invalid_saml_request'
@@ -49,6 +50,7 @@ const DEFAULT_STATUS: Record<IdpErrorCode, number> = {
   not_signed_in: 401,
   forbidden_origin: 403,
   not_found: 404,
+  conflict: 409,
   payload_too_large: 413,
   too_many_requests: 429,
   invalid_saml_request: 400,

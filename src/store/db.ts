@@ -29,6 +29,10 @@ const MIGRATIONS: string[] = [
      key TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  // Which config entry a user row last came from, so that edits made at run time
+  // (CLI, control API) survive a restart unless the config file itself changed.
+  `ALTER TABLE users ADD COLUMN config_digest TEXT;
+   ALTER TABLE users ADD COLUMN config_password_hash TEXT;`,
 ];
 
 export const DB_FILE = 'mock-idp.sqlite';
