@@ -7,19 +7,17 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { systemClock, type Clock } from './clock.js';
 import type { ResolvedConfig } from './config/load.js';
-import { loadKeystore, type AsymmetricAlg, type Keystore } from './keys/keystore.js';
-import { resolveHsSecrets, type GeneratedSecret } from './jwt/secrets.js';
-import { JwtSigner } from './jwt/signer.js';
 import { pinoHttp } from 'pino-http';
 import { createLogger, redactUrl, type Logger } from './logger.js';
-import { openDb } from './store/db.js';
 import { SqliteSessionStore } from './store/session-store.js';
-import { UserStore } from './users/store.js';
+import { createServices } from './services.js';
+import type { GeneratedSecret } from './jwt/secrets.js';
 import { publicDir, viewsDir } from './paths.js';
 import type { AppContext } from './http/context.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { homeRouter } from './http/home.js';
 import { jwtRouter } from './http/jwt.js';
+import { samlRouter } from './http/saml.js';
 import { loginRouter } from './http/login.js';
 import { sessionMiddleware, sessionSecret } from './http/session.js';
 import './http/session-types.js';
@@ -51,23 +49,9 @@ function spOrigins(config: ResolvedConfig): string[] {
 }
 
 export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Promise<Idp> {
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? createLogger();
-  const db = openDb(config.dataDir);
+  const services = await createServices(config, { clock: deps.clock ?? systemClock, logger: deps.logger ?? createLogger() });
+  const { db, keystore, logger } = services;
   try {
-    const users = new UserStore(db, config.passwordHashCost);
-    await users.upsertFromConfig(config.users);
-
-    const spKeys = config.serviceProviders.flatMap((sp) =>
-      sp.jwt?.privateKeyPem && sp.jwt.algorithm !== 'HS256'
-        ? [{ spId: sp.id, alg: sp.jwt.algorithm as AsymmetricAlg, pem: sp.jwt.privateKeyPem }]
-        : [],
-    );
-    const keystore: Keystore = await loadKeystore({ keysDir: config.keysDir, spKeys });
-    const { secrets, generated } = resolveHsSecrets(config.serviceProviders, db);
-    const jwtSigner = new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets, clock });
-
-    const spById = new Map(config.serviceProviders.map((sp) => [sp.id, sp]));
     const readiness = async (): Promise<Record<string, string>> => {
       let store = 'ok';
       try {
@@ -75,9 +59,9 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
       } catch {
         store = 'the SQLite store does not answer';
       }
-      return { store, keys: keystore.saml && keystore.jwks().keys.length > 0 ? 'ok' : 'no signing keys loaded' };
+      return { store, keys: keystore.jwks().keys.length > 0 ? 'ok' : 'no signing keys loaded' };
     };
-    const context: AppContext = { config, clock, db, users, keystore, jwtSigner, logger, readiness, sp: (id) => spById.get(id) };
+    const context: AppContext = { ...services, readiness };
 
     const sessionStore = new SqliteSessionStore(db, { defaultTtlMs: config.sessionTtlSeconds * 1000 });
     const secure = config.baseUrl.startsWith('https:');
@@ -148,6 +132,7 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use(homeRouter(context));
     app.use(loginRouter(context));
     app.use(jwtRouter(context));
+    app.use(samlRouter(context));
 
     app.use(notFound());
     app.use(errorHandler(logger));
@@ -155,14 +140,14 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     return {
       app,
       context,
-      generatedSecrets: generated,
+      generatedSecrets: services.generatedSecrets,
       close: () => {
         sessionStore.close();
-        db.close();
+        services.close();
       },
     };
   } catch (err) {
-    db.close();
+    services.close();
     throw err;
   }
 }

@@ -6,8 +6,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import fs from 'node:fs';
-import { DEMO_CONFIG_FILE, loadConfig, type ResolvedConfig } from './config/load.js';
-import { ConfigError } from './errors.js';
+import crypto from 'node:crypto';
+import { DEMO_CONFIG_FILE, formatIssues, loadConfig, type ResolvedConfig } from './config/load.js';
+import { userSchema } from './config/schema.js';
+import { ConfigError, IdpError } from './errors.js';
+import { listRetired, loadKeystore, rotateKeys } from './keys/keystore.js';
+import { createServices } from './services.js';
 import { startAll, type Running } from './server.js';
 
 const SERVE_HELP = `Usage: mock-idp [serve] [options]
@@ -27,11 +31,54 @@ Options:
 const MAIN_HELP = `Usage: mock-idp <command> [options]
 
 Commands:
-  serve              start the IdP (the default command)
-  check-config FILE  validate a config file and print it resolved, secrets masked
+  serve                          start the IdP (the default command)
+  check-config FILE              validate a config file and print it resolved, secrets masked
+  keys list|generate|rotate      show, create or rotate the signing keys
+  mint jwt --sp ID --user EMAIL  print a token without a server
+  users list|add|disable|enable  manage users in the data directory's store
 
 Run "mock-idp <command> --help" for a command's options.
 `;
+
+const COMMON_OPTIONS = `  --config FILE      YAML or JSON config file (env MOCK_IDP_CONFIG; default: the demo config)
+  --data-dir DIR     data directory (env DATA_DIR)
+`;
+
+const KEYS_HELP = `Usage: mock-idp keys list|generate|rotate [options]
+
+  list       the signing keys: current, retired (still published) and expired
+  generate   create the keys that are missing in the keys folder
+  rotate     make new keys current; the previous ones stay in the JWKS and SAML
+             metadata for keyRotationGraceSeconds, so SPs that cache keys keep working
+
+Options:
+${COMMON_OPTIONS}  --keys-dir DIR     keys folder (env KEYS_DIR; default: the config's keysDir)
+`;
+
+const MINT_HELP = `Usage: mock-idp mint jwt --sp ID --user EMAIL [options]
+
+Print a token for a user and a service provider, made by the same code as the
+server (signed with the same keys and secrets).
+
+Options:
+${COMMON_OPTIONS}  --sp ID            the service provider
+  --user EMAIL       the user (from the config or the store)
+  --claim K=V        set a claim (repeatable; a JSON value is parsed: --claim exp=0);
+                     K= with no value removes the claim
+  --json             print { token, header, claims } instead of the token alone
+`;
+
+const USERS_HELP = `Usage: mock-idp users list|add|disable|enable [options]
+
+  list                          the users in the store
+  add --email E (--password P | --password-stdin) [--name N] [--attr K=V]...
+  disable EMAIL | enable EMAIL
+
+Changes are written to the store in the data directory and survive restarts
+(unless the config file's entry for that user changes).
+
+Options:
+${COMMON_OPTIONS}`;
 
 class UsageError extends Error {}
 
@@ -145,6 +192,170 @@ function checkConfig(args: string[]): number {
   return 0;
 }
 
+/** Loads the config for an offline command: --config, MOCK_IDP_CONFIG, or the demo config. */
+function offlineConfig(values: { config?: string | undefined; 'data-dir'?: string | undefined; 'keys-dir'?: string | undefined }): ResolvedConfig {
+  const env = { ...process.env };
+  if (values['data-dir'] !== undefined) env.DATA_DIR = values['data-dir'];
+  if (values['keys-dir'] !== undefined) env.KEYS_DIR = values['keys-dir'];
+  return loadConfig({ file: values.config, env });
+}
+
+function pairs(list: string[] | undefined, what: string): [string, string][] {
+  return (list ?? []).map((item) => {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new UsageError(`${what} takes K=V, not "${item}"`);
+    return [item.slice(0, i), item.slice(i + 1)];
+  });
+}
+
+async function keys(args: string[]): Promise<number> {
+  const { values, positionals } = parse({
+    args,
+    options: { ...HELP_OPTION, config: { type: 'string' }, 'data-dir': { type: 'string' }, 'keys-dir': { type: 'string' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(KEYS_HELP);
+    return 0;
+  }
+  const [action, ...extra] = positionals;
+  if (!action || !['list', 'generate', 'rotate'].includes(action) || extra.length > 0) throw new UsageError('keys takes one of list, generate, rotate');
+  const config = offlineConfig(values);
+  if (action === 'rotate') {
+    if (config.usesBundledKeys) {
+      throw new UsageError(`keys rotate would change the development keys shipped in ${config.keysDir}; give your own folder with --keys-dir or KEYS_DIR`);
+    }
+    const rotations = await rotateKeys(config.keysDir, { graceSeconds: config.keyRotationGraceSeconds });
+    for (const r of rotations) {
+      process.stdout.write(`${r.what}: ${r.retiredFile ? `retired to ${r.retiredFile}` : 'none before'}; a new one is current\n`);
+    }
+    process.stdout.write(`Retired keys stay published for ${config.keyRotationGraceSeconds} s (keyRotationGraceSeconds). Restart the IdP to sign with the new keys.\n`);
+    return 0;
+  }
+  const ks = await loadKeystore({ keysDir: config.keysDir, graceSeconds: config.keyRotationGraceSeconds });
+  if (action === 'generate') {
+    process.stdout.write(ks.generated.length ? ks.generated.map((f) => `generated ${f}\n`).join('') : `all keys already exist in ${config.keysDir}\n`);
+    return 0;
+  }
+  const nowSec = Math.floor(Date.now() / 1000);
+  const rows: string[][] = [['status', 'use', 'kid / certificate', 'file']];
+  for (const alg of ['RS256', 'ES256'] as const) {
+    const k = ks.jwtKey(alg);
+    rows.push([k.isDevKey ? 'current (DEVELOPMENT KEY)' : 'current', `JWT ${alg}`, k.kid, k.origin]);
+  }
+  const fingerprint = (pem: string) => new crypto.X509Certificate(pem).fingerprint256.slice(0, 23);
+  rows.push([ks.saml.isDevKey ? 'current (DEVELOPMENT KEY)' : 'current', 'SAML signing', `sha256 ${fingerprint(ks.saml.certificatePem)}`, ks.saml.origin]);
+  for (const r of listRetired(config.keysDir).sort((a, b) => b.retiredAt - a.retiredAt)) {
+    const until = r.retiredAt + config.keyRotationGraceSeconds;
+    const status = until > nowSec ? `retired, published until ${new Date(until * 1000).toISOString()}` : 'expired (removed at the next rotate)';
+    rows.push([status, r.original.replace(/\.pem$/, ''), '', r.file]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  process.stdout.write(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n');
+  return 0;
+}
+
+async function mint(args: string[]): Promise<number> {
+  const { values, positionals } = parse({
+    args,
+    options: {
+      ...HELP_OPTION,
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+      sp: { type: 'string' },
+      user: { type: 'string' },
+      claim: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(MINT_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'jwt') throw new UsageError('mint takes "jwt" (see mock-idp mint --help)');
+  if (!values.sp || !values.user) throw new UsageError('mint jwt needs --sp ID and --user EMAIL');
+  const overrides: Record<string, unknown> = {};
+  for (const [k, v] of pairs(values.claim, '--claim')) {
+    if (v === '') overrides[k] = null;
+    else {
+      try {
+        overrides[k] = JSON.parse(v) as unknown;
+      } catch {
+        overrides[k] = v;
+      }
+    }
+  }
+  const services = await createServices(offlineConfig(values));
+  try {
+    const sp = services.sp(values.sp);
+    if (!sp) throw new UsageError(`there is no service provider "${values.sp}" (known: ${services.config.serviceProviders.map((s) => s.id).join(', ') || 'none'})`);
+    if (!sp.jwt) throw new UsageError(`service provider "${sp.id}" has no jwt section`);
+    const user = services.users.find(values.user);
+    if (!user) throw new UsageError(`there is no user ${values.user}`);
+    const minted = await services.jwtSigner.mint({ ...sp, jwt: sp.jwt }, user, overrides);
+    process.stdout.write(values.json ? `${JSON.stringify(minted, null, 2)}\n` : `${minted.token}\n`);
+    return 0;
+  } finally {
+    services.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function users(args: string[]): Promise<number> {
+  const { values, positionals } = parse({
+    args,
+    options: {
+      ...HELP_OPTION,
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+      email: { type: 'string' },
+      password: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      name: { type: 'string' },
+      attr: { type: 'string', multiple: true },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(USERS_HELP);
+    return 0;
+  }
+  const [action, target, ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (!action || !['list', 'add', 'disable', 'enable'].includes(action)) throw new UsageError('users takes one of list, add, disable, enable');
+  const services = await createServices(offlineConfig(values));
+  try {
+    if (action === 'list') {
+      const rows = services.users.list().map((u) => `${u.email}\t${u.name ?? ''}\t${u.disabled ? 'disabled' : 'active'}\t${JSON.stringify(u.attributes)}`);
+      process.stdout.write(['email\tname\tstatus\tattributes', ...rows].join('\n') + '\n');
+      return 0;
+    }
+    if (action === 'add') {
+      if (!values.email) throw new UsageError('users add needs --email');
+      if (values.password !== undefined && values['password-stdin']) throw new UsageError('give --password or --password-stdin, not both');
+      const password = values['password-stdin'] ? await readStdin() : values.password;
+      if (!password) throw new UsageError('users add needs --password P or --password-stdin');
+      const parsed = userSchema.safeParse({ email: values.email, password, name: values.name, attributes: Object.fromEntries(pairs(values.attr, '--attr')) });
+      if (!parsed.success) throw new UsageError(`invalid user:\n${formatIssues(parsed.error)}`);
+      const user = await services.users.create(parsed.data);
+      process.stdout.write(`added ${user.email}\n`);
+      return 0;
+    }
+    if (!target) throw new UsageError(`users ${action} needs an EMAIL`);
+    const user = await services.users.update(target, { disabled: action === 'disable' });
+    process.stdout.write(`${user.email} is ${user.disabled ? 'disabled' : 'enabled'}\n`);
+    return 0;
+  } finally {
+    services.close();
+  }
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   try {
@@ -157,6 +368,9 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     if (first === 'serve') return await serve(rest);
     if (first === 'check-config') return checkConfig(rest);
+    if (first === 'keys') return await keys(rest);
+    if (first === 'mint') return await mint(rest);
+    if (first === 'users') return await users(rest);
     if (first === 'help') {
       process.stdout.write(MAIN_HELP);
       return 0;
@@ -170,6 +384,10 @@ export async function runCli(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`mock-idp: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof IdpError && err.expose) {
+      process.stderr.write(`mock-idp: ${err.message}\n`);
+      return 1;
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {

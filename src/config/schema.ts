@@ -168,6 +168,13 @@ export const configSchema = z
       .min(1)
       .optional()
       .describe("Folder of signing keys (env KEYS_DIR overrides). Default: the package's keys/ with its labelled development keys; missing keys are generated there."),
+    keyRotationGraceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(31_536_000)
+      .default(604_800)
+      .describe('How long a key replaced by `mock-idp keys rotate` stays in the JWKS and SAML metadata, so SPs that cache keys keep working.'),
     sessionSecret: z
       .string()
       .min(32, 'must be at least 32 characters')

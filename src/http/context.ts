@@ -1,22 +1,7 @@
-/** What the routers share: the resolved config and the services built from it. */
-import type { Clock } from '../clock.js';
-import type { ResolvedConfig, ResolvedServiceProvider } from '../config/load.js';
-import type { Keystore } from '../keys/keystore.js';
-import type { JwtSigner } from '../jwt/signer.js';
-import type { Db } from '../store/db.js';
-import type { UserStore } from '../users/store.js';
-import type { Logger } from '../logger.js';
+/** What the routers share: the IdP's services plus HTTP-level hooks. */
+import type { Services } from '../services.js';
 
-export interface AppContext {
-  config: ResolvedConfig;
-  clock: Clock;
-  db: Db;
-  users: UserStore;
-  keystore: Keystore;
-  jwtSigner: JwtSigner;
-  logger: Logger;
+export interface AppContext extends Omit<Services, 'close' | 'generatedSecrets'> {
   /** Each dependency's state for /readyz: "ok" or what is wrong. */
   readiness(): Promise<Record<string, string>>;
-  /** Looks an SP up by id. */
-  sp(id: string): ResolvedServiceProvider | undefined;
 }

@@ -51,11 +51,18 @@ export class JwtSigner {
     }
   }
 
-  /** Mints a token for a user of a JWT-enabled SP. */
-  async mint(sp: ResolvedServiceProvider & { jwt: ResolvedJwtSp }, user: User): Promise<MintedToken> {
+  /**
+   * Mints a token for a user of a JWT-enabled SP. `overrides` replace claims
+   * (a null value removes one), for tests that need a particular token.
+   */
+  async mint(sp: ResolvedServiceProvider & { jwt: ResolvedJwtSp }, user: User, overrides: Record<string, unknown> = {}): Promise<MintedToken> {
     const prepared = this.#keys.get(sp.id);
     if (!prepared) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no JWT configuration.`);
-    const claims = buildClaims({ sp, user, now: epochSeconds(this.#clock), jti: this.#newJti() });
+    const claims: JWTPayload = buildClaims({ sp, user, now: epochSeconds(this.#clock), jti: this.#newJti() });
+    for (const [k, v] of Object.entries(overrides)) {
+      if (v === null) delete claims[k];
+      else claims[k] = v;
+    }
     const header: JWTHeaderParameters = { alg: prepared.alg, typ: 'JWT', ...(prepared.kid ? { kid: prepared.kid } : {}) };
     const token = await new SignJWT(claims).setProtectedHeader(header).sign(prepared.key);
     return { token, header, claims };
