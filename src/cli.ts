@@ -12,6 +12,7 @@ import { userSchema } from './config/schema.js';
 import { ConfigError, IdpError } from './errors.js';
 import { listRetired, loadKeystore, rotateKeys } from './keys/keystore.js';
 import { createServices } from './services.js';
+import { trustInstructions } from './keys/tls.js';
 import { startAll, type Running } from './server.js';
 
 const SERVE_HELP = `Usage: mock-idp [serve] [options]
@@ -25,6 +26,8 @@ Options:
   --base-url URL     public URL of the IdP (env BASE_URL)
   --data-dir DIR     data directory for the store (env DATA_DIR)
   --demo             also start the demo service provider
+  --https            serve https with a self-signed certificate for localhost and
+                     127.0.0.1 (generated under the keys folder; trust instructions printed)
   -h, --help         show this help
 `;
 
@@ -111,6 +114,7 @@ function banner(config: ResolvedConfig, running: Running): string {
     if (sp.jwt) lines.push(`  SP ${sp.id}: remote login URL ${config.baseUrl}/sso/jwt/${sp.id}?redirect_url=…  (${sp.jwt.algorithm}, ${sp.jwt.delivery})`);
   }
   lines.push(`  Config:    ${config.source}`, `  Data:      ${config.dataDir}`);
+  if (running.tls?.certFile) lines.push(trustInstructions(running.tls.certFile));
   if (config.users.length > 0) {
     lines.push(isDemoConfig ? '  Demo users (email / password):' : '  Users:');
     for (const u of config.users) {
@@ -145,6 +149,7 @@ async function serve(args: string[]): Promise<number> {
       'base-url': { type: 'string' },
       'data-dir': { type: 'string' },
       demo: { type: 'boolean' },
+      https: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -155,7 +160,7 @@ async function serve(args: string[]): Promise<number> {
   if (values.port !== undefined) env.PORT = values.port;
   if (values['base-url'] !== undefined) env.BASE_URL = values['base-url'];
   if (values['data-dir'] !== undefined) env.DATA_DIR = values['data-dir'];
-  const config = loadConfig({ file: values.config, env, demo: values.demo === true });
+  const config = loadConfig({ file: values.config, env, demo: values.demo === true, https: values.https === true });
   const running = await startAll(config);
   // A generated HS256 secret is shown once, on the console, when it is generated; it is kept in the store and never logged.
   const generated = running.idp.generatedSecrets.map(

@@ -3,25 +3,30 @@
  * Used by main.ts, the library API and end-to-end tests.
  */
 import http from 'node:http';
+import https from 'node:https';
+import { loadTls, type TlsCredentials } from './keys/tls.js';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { createIdp, type Idp, type IdpDeps } from './app.js';
 import type { ResolvedConfig } from './config/load.js';
 import { createDemoSp, type DemoSp, type DemoTenant } from './demo-sp/index.js';
+import { samlDemoFromConfig } from './demo-sp/saml.js';
 
 export interface Running {
   idp: Idp;
   idpServer: http.Server;
   idpPort: number;
+  /** The HTTPS certificate in use, when serving https. */
+  tls: TlsCredentials | undefined;
   demoSp: DemoSp | undefined;
   demoServer: http.Server | undefined;
   demoPort: number | undefined;
   close(): Promise<void>;
 }
 
-export function listen(app: Express, port: number, host: string): Promise<http.Server> {
+export function listen(app: Express, port: number, host: string, tls?: TlsCredentials): Promise<http.Server> {
   return new Promise((resolve, reject) => {
-    const server = http.createServer(app);
+    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, app) : http.createServer(app);
     server.keepAliveTimeout = 5_000;
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -53,10 +58,11 @@ export function demoTenants(config: ResolvedConfig, secrets: ReadonlyMap<string,
 }
 
 export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Promise<Running> {
+  const tls = await loadTls(config);
   const idp = await createIdp(config, deps);
   let idpServer: http.Server;
   try {
-    idpServer = await listen(idp.app, config.port, config.host);
+    idpServer = await listen(idp.app, config.port, config.host, tls);
   } catch (err) {
     idp.close();
     throw err;
@@ -71,6 +77,8 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
       siteId: config.demo.siteId,
       agents: config.demo.agents,
       tenants: demoTenants(config, idp.context.jwtSigner.secrets),
+      ...(tls ? { idpCa: tls.cert } : {}),
+      saml: samlDemoFromConfig(config),
     });
     try {
       demoServer = await listen(demoSp.app, config.demo.spPort, config.host);
@@ -85,6 +93,7 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
     idp,
     idpServer,
     idpPort,
+    tls,
     demoSp,
     demoServer,
     demoPort: demoServer ? (demoServer.address() as AddressInfo).port : undefined,

@@ -41,7 +41,15 @@ export interface ResolvedServiceProvider extends Omit<ServiceProviderConfig, 'jw
   saml: ResolvedSamlSp | undefined;
 }
 
-export interface ResolvedConfig extends Omit<ParsedConfig, 'serviceProviders' | 'keysDir' | 'saml' | 'port'> {
+export interface ResolvedTls {
+  /** PEM texts, or undefined for a self-signed certificate made under keysDir. */
+  cert: string | undefined;
+  key: string | undefined;
+  selfSigned: boolean;
+}
+
+export interface ResolvedConfig extends Omit<ParsedConfig, 'serviceProviders' | 'keysDir' | 'saml' | 'port' | 'tls'> {
+  tls: ResolvedTls | undefined;
   port: number;
   keysDir: string;
   /** True when keysDir is the package's own folder of labelled development keys. */
@@ -54,6 +62,8 @@ export interface ResolvedConfig extends Omit<ParsedConfig, 'serviceProviders' | 
 }
 
 export interface LoadOptions {
+  /** Serve https with a self-signed localhost certificate (as `--https` does). */
+  https?: boolean;
   /** Config file; falls back to env MOCK_IDP_CONFIG, then the embedded demo config. */
   file?: string | undefined;
   env?: NodeJS.ProcessEnv;
@@ -141,9 +151,13 @@ function readPem(value: string | null, baseDir: string, where: string, source: s
  * Validates a config object (as read from a file, or given to the library) and
  * resolves derived values. `baseDir` anchors relative paths.
  */
-export function resolveConfig(input: unknown, options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv; demo?: boolean }): ResolvedConfig {
+export function resolveConfig(
+  input: unknown,
+  options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv; demo?: boolean; https?: boolean },
+): ResolvedConfig {
   const { source, baseDir } = options;
   const withEnv = applyEnv(input, options.env ?? {}, source);
+  if (options.https && withEnv.tls === undefined) withEnv.tls = { selfSigned: true };
   // A port given without a baseUrl moves the default baseUrl along with it.
   if (withEnv.baseUrl === undefined && typeof withEnv.port === 'number' && withEnv.port !== 0) {
     withEnv.baseUrl = `http://localhost:${withEnv.port}`;
@@ -153,7 +167,9 @@ export function resolveConfig(input: unknown, options: { source: string; baseDir
     throw new ConfigError(`Invalid config in ${source}:\n${formatIssues(parsed.error)}`);
   }
   const c = parsed.data;
-  const baseUrl = c.baseUrl.replace(/\/+$/, '');
+  let baseUrl = c.baseUrl.replace(/\/+$/, '');
+  // Serving https: the public URL says so too (unless a proxy in front already decides it).
+  if (c.tls && baseUrl.startsWith('http:') && options.env?.BASE_URL === undefined) baseUrl = `https:${baseUrl.slice('http:'.length)}`;
   const base = new URL(baseUrl);
   const port = c.port ?? (base.port ? Number(base.port) : 8080);
   const keysDir = c.keysDir ? path.resolve(baseDir, c.keysDir) : bundledKeysDir;
@@ -177,8 +193,14 @@ export function resolveConfig(input: unknown, options: { source: string; baseDir
   });
 
   const demo = options.demo ? { ...c.demo, enabled: true } : c.demo;
+  const tls: ResolvedTls | undefined = c.tls && {
+    cert: readPem(c.tls.cert ?? null, baseDir, 'tls.cert', source) ?? undefined,
+    key: readPem(c.tls.key ?? null, baseDir, 'tls.key', source) ?? undefined,
+    selfSigned: c.tls.cert === undefined,
+  };
   const config: ResolvedConfig = {
     ...c,
+    tls,
     baseUrl,
     port,
     dataDir: path.resolve(baseDir, c.dataDir),
@@ -199,11 +221,11 @@ export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
   if (file === undefined) {
     const input = readConfigFile(DEMO_CONFIG_FILE);
     // The demo config's relative paths (data directory) are relative to where the user runs it.
-    return resolveConfig(input, { source: `${DEMO_CONFIG_FILE} (embedded demo config)`, baseDir: process.cwd(), env, demo: true });
+    return resolveConfig(input, { source: `${DEMO_CONFIG_FILE} (embedded demo config)`, baseDir: process.cwd(), env, demo: true, https: options.https ?? false });
   }
   const absolute = path.resolve(file);
   const input = readConfigFile(absolute);
-  return resolveConfig(input, { source: absolute, baseDir: path.dirname(absolute), env, demo: options.demo ?? false });
+  return resolveConfig(input, { source: absolute, baseDir: path.dirname(absolute), env, demo: options.demo ?? false, https: options.https ?? false });
 }
 
 function deepFreeze<T>(value: T): T {

@@ -168,6 +168,25 @@ export const configSchema = z
       .min(1)
       .optional()
       .describe("Folder of signing keys (env KEYS_DIR overrides). Default: the package's keys/ with its labelled development keys; missing keys are generated there."),
+    tls: z
+      .strictObject({
+        cert: pemOrPath.optional().describe('Server certificate (PEM or path); with key, the IdP serves https.'),
+        key: pemOrPath.optional().describe('Server private key (PEM or path).'),
+        selfSigned: z
+          .boolean()
+          .default(false)
+          .describe('Serve https with a self-signed certificate for localhost and 127.0.0.1, generated under keysDir (as `--https` does).'),
+      })
+      .optional()
+      .superRefine((t, ctx) => {
+        if (t && (t.cert === undefined) !== (t.key === undefined)) {
+          ctx.addIssue({ code: 'custom', path: [t.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together' });
+        }
+        if (t && t.cert === undefined && !t.selfSigned) {
+          ctx.addIssue({ code: 'custom', path: ['cert'], message: 'give cert and key, or selfSigned: true' });
+        }
+      })
+      .describe('HTTPS. Cookies become Secure and baseUrl uses https.'),
     keyRotationGraceSeconds: z
       .number()
       .int()

@@ -6,13 +6,15 @@
  * so people can copy what it does.
  */
 import crypto from 'node:crypto';
+import https from 'node:https';
 import express, { Router, type Express, type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
-import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTVerifyGetKey, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, jwtVerify, type FetchImplementation, errors as joseErrors, type JWTVerifyGetKey, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { openDb } from '../store/db.js';
 import { SqliteSessionStore } from '../store/session-store.js';
 import { publicDir, viewsDir } from '../paths.js';
+import { samlDemoRouter, type SamlDemoSetup } from './saml.js';
 
 export interface DemoAgent {
   email: string;
@@ -40,8 +42,12 @@ export interface DemoSpOptions {
   siteId: string;
   agents: readonly DemoAgent[];
   tenants: readonly DemoTenant[];
+  /** A CA certificate (PEM) to trust for the IdP's https, e.g. its self-signed certificate. */
+  idpCa?: string;
   /** Seconds of clock skew tolerated when checking exp/nbf/iat. */
   clockToleranceSeconds?: number;
+  /** The SAML side (src/demo-sp/saml.ts, `samlDemoFromConfig`), when a SAML SP is registered on this origin. */
+  saml?: SamlDemoSetup | undefined;
 }
 
 export interface DemoSp {
@@ -85,6 +91,20 @@ class ReplayCache {
     this.#seen.set(id, expiresAtMs);
     return true;
   }
+}
+
+/** A fetch for the JWKS that trusts the given CA (the IdP's self-signed certificate). */
+function fetchTrusting(ca: string): FetchImplementation {
+  return (url, options) =>
+    new Promise<globalThis.Response>((resolve, reject) => {
+      const req = https.get(url, { ca, headers: Object.fromEntries(options.headers), signal: options.signal }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(new globalThis.Response(Buffer.concat(chunks), { status: res.statusCode ?? 500, headers: { 'content-type': String(res.headers['content-type'] ?? '') } })));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
 }
 
 /** A local path to return to, or the fallback. */
@@ -131,7 +151,10 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
   const key: Uint8Array | JWTVerifyGetKey =
     tenant.verify.alg === 'HS256'
       ? new TextEncoder().encode(tenant.verify.secret)
-      : createRemoteJWKSet(new URL(`${options.idpUrl}/.well-known/jwks.json`), { cooldownDuration: 5_000 });
+      : createRemoteJWKSet(new URL(`${options.idpUrl}/.well-known/jwks.json`), {
+          cooldownDuration: 5_000,
+          ...(options.idpCa ? { [customFetch]: fetchTrusting(options.idpCa) } : {}),
+        });
   const agents = new Map(options.agents.map((a) => [a.email.normalize('NFKC').toLowerCase(), a]));
   // Where the IdP's remote logout sends the browser back to: this tenant's registered logoutUrl
   // (the allow-list compares scheme, host, port and path; the query is ours).
@@ -234,7 +257,14 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
 export function createDemoSp(options: DemoSpOptions): DemoSp {
   const app = express();
   const db = openDb(':memory:');
-  const store = new SqliteSessionStore(db, { defaultTtlMs: 8 * 3600_000 });
+  // One store per session middleware: express-session writes its cookie options into the store it is
+  // given (store.generate), so middlewares sharing a store all issue the last one's cookie path.
+  const stores: SqliteSessionStore[] = [];
+  const newStore = (): SqliteSessionStore => {
+    const store = new SqliteSessionStore(db, { defaultTtlMs: 8 * 3600_000 });
+    stores.push(store);
+    return store;
+  };
   const idpOrigin = new URL(options.idpUrl).origin;
   const secure = options.baseUrl.startsWith('https:');
 
@@ -271,7 +301,7 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
       mountPath,
       session({
         name: tenant.mount ? `demosp${tenant.mount.replace(/\W/g, '-')}.sid` : 'demosp.sid',
-        store,
+        store: newStore(),
         secret,
         resave: false,
         saveUninitialized: false,
@@ -281,6 +311,7 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
     );
   }
 
+  if (options.saml) app.use(options.saml.mount, samlDemoRouter({ ...options.saml, sessionStore: newStore(), sessionSecret: secret }));
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new DemoError(404, 'There is no such page on the demo SP.')));
   const fallbackTenant: TenantLocals = {
     spName: 'Demo SP',
@@ -307,7 +338,7 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
   return {
     app,
     close: () => {
-      store.close();
+      for (const store of stores) store.close();
       db.close();
     },
   };

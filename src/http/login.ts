@@ -26,12 +26,18 @@ export function redirectToLogin(req: Request, res: Response): void {
 }
 
 /** The SP a continue path leads to, for "Sign in to continue to …". */
-function targetName(ctx: AppContext, next: string | undefined): string | undefined {
+function targetName(ctx: AppContext, next: string | undefined, spHint: unknown): string | undefined {
   const m = next && /^\/(?:sso\/jwt|sso\/token|saml\/idp-init)\/([^/?#]+)/.exec(next);
-  return m ? ctx.sp(decodeURIComponent(m[1]!))?.name : undefined;
+  const id = m ? decodeURIComponent(m[1]!) : typeof spHint === 'string' ? spHint : undefined;
+  return id === undefined ? undefined : ctx.sp(id)?.name;
 }
 
-function renderLogin(ctx: AppContext, req: Request, res: Response, opts: { status?: number; error?: string; email?: string; next?: string }): void {
+function renderLogin(
+  ctx: AppContext,
+  req: Request,
+  res: Response,
+  opts: { status?: number; error?: string; email?: string; next?: string; spHint?: unknown },
+): void {
   noStore(res);
   res.status(opts.status ?? 200).render('login', {
     title: 'Sign in',
@@ -39,7 +45,8 @@ function renderLogin(ctx: AppContext, req: Request, res: Response, opts: { statu
     error: opts.error,
     email: opts.email ?? '',
     next: opts.next ?? '',
-    target: targetName(ctx, opts.next),
+    target: targetName(ctx, opts.next, opts.spHint),
+    spHint: typeof opts.spHint === 'string' ? opts.spHint : '',
   });
 }
 
@@ -65,7 +72,7 @@ export function loginRouter(ctx: AppContext): Router {
       res.redirect(303, next);
       return;
     }
-    renderLogin(ctx, req, res, { next });
+    renderLogin(ctx, req, res, { next, spHint: req.query.sp });
   });
 
   router.post('/login', async (req, res) => {
@@ -75,17 +82,17 @@ export function loginRouter(ctx: AppContext): Router {
     const email = field(req.body, 'email')?.trim();
     const password = field(req.body, 'password');
     if (!email || password === undefined || password === '') {
-      renderLogin(ctx, req, res, { status: 400, error: 'Enter your email and password.', email, next });
+      renderLogin(ctx, req, res, { status: 400, error: 'Enter your email and password.', email, next, spHint: field(req.body, 'sp') });
       return;
     }
     if (password.length > MAX_PASSWORD_LENGTH || email.length > 254) {
-      renderLogin(ctx, req, res, { status: 400, error: `Email or password is too long (a password has at most ${MAX_PASSWORD_LENGTH} characters).`, email: '', next });
+      renderLogin(ctx, req, res, { status: 400, error: `Email or password is too long (a password has at most ${MAX_PASSWORD_LENGTH} characters).`, email: '', next, spHint: field(req.body, 'sp') });
       return;
     }
     const result = await ctx.users.authenticate(email, password);
     if (!result.ok) {
       const error = result.reason === 'disabled' ? 'This account is disabled. Ask an administrator to enable it.' : 'Incorrect email or password.';
-      renderLogin(ctx, req, res, { status: 401, error, email, next });
+      renderLogin(ctx, req, res, { status: 401, error, email, next, spHint: field(req.body, 'sp') });
       return;
     }
     // A new session id at login (no session fixation); the old session's data is dropped.
@@ -98,6 +105,11 @@ export function loginRouter(ctx: AppContext): Router {
   router.post('/logout', async (req, res) => {
     refuseCrossSite(req);
     checkCsrf(req, field(req.body, 'csrf'));
+    // Signed in to SAML SPs: single logout tells each of them (307 keeps the POST and its CSRF token).
+    if (Object.keys(req.session.saml?.sps ?? {}).length > 0) {
+      res.redirect(307, '/saml/logout');
+      return;
+    }
     await destroy(req);
     res.clearCookie(SESSION_COOKIE);
     noStore(res);

@@ -209,16 +209,28 @@ export interface RedirectEncodeOptions {
   sign?: { credentials: SigningCredentials; algorithm?: SignatureAlgorithmName | InsecureSignatureAlgorithmName | undefined } | undefined;
 }
 
+/**
+ * Form-encodes a query value as most SAML libraries do (space as "+", only letters,
+ * digits and the unreserved "-_.~" left as they are, Python's quote_plus), because
+ * some receivers re-encode the values they got before checking a Redirect signature
+ * instead of using the query as received.
+ */
+export function formEncode(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
+}
+
 /** Builds the URL of an HTTP-Redirect message: DEFLATE, base64, URL-encode, then sign the query. */
 export function encodeRedirect(options: RedirectEncodeOptions): string {
   const encoded = zlib.deflateRawSync(Buffer.from(options.xml, 'utf8')).toString('base64');
-  let query = `${options.param}=${encodeURIComponent(encoded)}`;
-  if (options.relayState !== undefined) query += `&RelayState=${encodeURIComponent(options.relayState)}`;
+  let query = `${options.param}=${formEncode(encoded)}`;
+  if (options.relayState !== undefined) query += `&RelayState=${formEncode(options.relayState)}`;
   if (options.sign) {
     const alg = signatureAlgorithm(options.sign.algorithm ?? DEFAULT_SIGNATURE_ALGORITHM);
-    query += `&SigAlg=${encodeURIComponent(alg.signatureUri)}`;
+    query += `&SigAlg=${formEncode(alg.signatureUri)}`;
     const signature = crypto.sign(alg.nodeHash, Buffer.from(query, 'utf8'), options.sign.credentials.privateKeyPem);
-    query += `&Signature=${encodeURIComponent(signature.toString('base64'))}`;
+    query += `&Signature=${formEncode(signature.toString('base64'))}`;
   }
   return options.url + (options.url.includes('?') ? '&' : '?') + query;
 }

@@ -20,25 +20,27 @@ export class ReplayCache {
 
   /**
    * Remembers `id` for `ttlMs`; throws IdpError('replayed_request') when it was
-   * already seen and has not expired. `what` names the message in the error.
+   * already seen and has not expired. `what` names the message in the error;
+   * `scope` (e.g. the Issuer) keeps IDs of different senders apart.
    */
-  use(id: string, ttlMs: number, what: string): void {
+  use(id: string, ttlMs: number, what: string, scope = ''): void {
     const now = this.#clock.now();
     this.#sweep(now);
-    const until = this.#seen.get(id);
+    const key = `${scope}\n${id}`;
+    const until = this.#seen.get(key);
     if (until !== undefined && until > now) {
       throw new IdpError('replayed_request', `This ${what} (ID ${quote(id)}) was already used; a SAML message is accepted once.`);
     }
-    this.#seen.delete(id);
-    this.#seen.set(id, now + ttlMs);
+    this.#seen.delete(key);
+    this.#seen.set(key, now + ttlMs);
     while (this.#seen.size > this.#maxEntries) {
       const oldest = this.#seen.keys().next().value as string;
       this.#seen.delete(oldest);
     }
   }
 
-  has(id: string): boolean {
-    const until = this.#seen.get(id);
+  has(id: string, scope = ''): boolean {
+    const until = this.#seen.get(`${scope}\n${id}`);
     return until !== undefined && until > this.#clock.now();
   }
 

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import request from 'supertest';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { offsetClock } from '../../src/clock.js';
+import type { ConfigInput } from '../../src/config/schema.js';
 import { HS_SECRET, demoLikeConfig, startTestIdp, tempDir } from '../helpers/idp.js';
 import { login } from '../helpers/http.js';
 
@@ -29,7 +30,7 @@ describe('mock-idp keys', () => {
   it('rotates keys so that tokens signed before the rotation still verify against the JWKS during the grace period', async () => {
     const keysDir = tempDir('mock-idp-keys-');
     const dataDir = tempDir();
-    const withKeys = (c: Parameters<Parameters<typeof startTestIdp>[0]>[0]) => ({ ...c, keysDir, keyRotationGraceSeconds: 3600 });
+    const withKeys = (c: ConfigInput): ConfigInput => ({ ...c, keysDir, keyRotationGraceSeconds: 3600 });
 
     const before = await startTestIdp(withKeys, { dataDir });
     const agent = request.agent(before.url);

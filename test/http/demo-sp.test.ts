@@ -102,9 +102,10 @@ describe('the demo service provider', () => {
     const sp = request.agent(idp.spUrl);
     await sp.get(tokenUrl.pathname + tokenUrl.search).expect(303);
     const out = await sp.post('/logout').expect(303);
-    assert.equal(out.headers.location, `${idp.url}/logout?redirect_url=${encodeURIComponent(`${idp.spUrl}/`)}`);
+    // Back to the registered logoutUrl (same scheme, host, port and path), with a query the SP reads to say "signed out".
+    assert.equal(out.headers.location, `${idp.url}/logout?redirect_url=${encodeURIComponent(`${idp.spUrl}/?signedout=1`)}`);
     const back = await session.get(new URL(out.headers.location as string).pathname + new URL(out.headers.location as string).search).expect(303);
-    assert.equal(back.headers.location, `${idp.spUrl}/`);
+    assert.equal(back.headers.location, `${idp.spUrl}/?signedout=1`);
     await session.get('/').expect(303);
     // Without an SP session, /agent starts SSO again.
     const agentPage = await sp.get('/agent').expect(302);
