@@ -161,7 +161,9 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
   const signedOutUrl = `${options.baseUrl}${m}/?signedout=1`;
   const remoteLogoutUrl = `${options.idpUrl}/logout?redirect_url=${encodeURIComponent(signedOutUrl)}`;
   const view = (res: Response, name: string, locals: Record<string, unknown>, status = 200): void => {
-    res.status(status).render(`demo-sp/${name}`, { ...layoutLocals(options, tenant), ...locals });
+    // The Comm100-like tenant can also sign in with SAML when the demo SP has a SAML side.
+    const samlLoginUrl = options.saml && tenant.mount === '' ? `${options.saml.mount}/login` : undefined;
+    res.status(status).render(`demo-sp/${name}`, { ...layoutLocals(options, tenant), samlLoginUrl, ...locals });
   };
 
   // The error handler names the tenant the failing request was for (the first router to see it).
@@ -294,6 +296,9 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
   const secret = crypto.randomBytes(32).toString('base64url');
+  // The SAML side first: a tenant mounted at "/" would otherwise give its requests the
+  // JWT tenant's session, and express-session skips any later session middleware.
+  if (options.saml) app.use(options.saml.mount, samlDemoRouter({ ...options.saml, sessionStore: newStore(), sessionSecret: secret }));
   const tenants = [...options.tenants].sort((a, b) => b.mount.length - a.mount.length);
   for (const tenant of tenants) {
     const mountPath = tenant.mount || '/';
@@ -311,7 +316,6 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
     );
   }
 
-  if (options.saml) app.use(options.saml.mount, samlDemoRouter({ ...options.saml, sessionStore: newStore(), sessionSecret: secret }));
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new DemoError(404, 'There is no such page on the demo SP.')));
   const fallbackTenant: TenantLocals = {
     spName: 'Demo SP',

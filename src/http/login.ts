@@ -112,8 +112,13 @@ export function loginRouter(ctx: AppContext): Router {
     }
     await destroy(req);
     res.clearCookie(SESSION_COOKIE);
+    // Post/redirect/get: reloading the signed-out page must not re-send the form.
+    res.redirect(303, '/signed-out');
+  });
+
+  router.get('/signed-out', (_req, res) => {
     noStore(res);
-    res.render('signed-out', { title: 'Signed out', next: undefined });
+    res.render('signed-out', { title: 'Signed out' });
   });
 
   // Comm100's "Remote Logout URL": a plain GET, optionally back to a registered logoutUrl.

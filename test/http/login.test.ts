@@ -100,8 +100,9 @@ describe('login, sessions and logout', () => {
     const agent = request.agent(idp.url);
     await login(agent, 'alice@example.com', 'alice-password');
     const home = await agent.get('/').expect(200);
-    const out = await agent.post('/logout').type('form').send({ csrf: csrfFrom(home.text) }).expect(200);
-    assert.match(out.text, /You are signed out/);
+    const out = await agent.post('/logout').type('form').send({ csrf: csrfFrom(home.text) }).expect(303);
+    assert.equal(out.headers.location, '/signed-out');
+    assert.match((await agent.get('/signed-out').expect(200)).text, /You are signed out/);
     await agent.get('/').expect(303);
   });
 

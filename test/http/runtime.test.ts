@@ -38,7 +38,7 @@ describe('runtime behaviour', () => {
       // A token in a query string of ours is redacted, too.
       await agent.get(`/nope?jwt=${token}`).expect(404);
       const home = await agent.get('/').expect(200);
-      await agent.post('/logout').type('form').send({ csrf: csrfFrom(home.text) }).expect(200);
+      await agent.post('/logout').type('form').send({ csrf: csrfFrom(home.text) }).expect(303);
       secrets.push(csrfFrom(home.text));
       const cookie = (sso.request as unknown as { cookies?: string }).cookies;
       if (cookie) secrets.push(cookie);
