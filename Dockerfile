@@ -7,12 +7,17 @@ ARG NODE_VERSION=22
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 builds from source when no prebuilt binary can be fetched.
+# better-sqlite3 builds from source when no prebuilt binary can be fetched, against
+# the image's own Node headers (/usr/local/include/node) or, for offline builds,
+# headers staged in the build context as .node-headers/ (scripts/container-check.sh).
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 make g++ >/dev/null \
  && rm -rf /var/lib/apt/lists/*
+COPY package.json .node-header[s] /tmp/node-headers/
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN if [ -f /usr/local/include/node/node.h ]; then export npm_config_nodedir=/usr/local; \
+    elif [ -f /tmp/node-headers/include/node/node.h ]; then export npm_config_nodedir=/tmp/node-headers; fi \
+ && npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
@@ -31,7 +36,7 @@ COPY public ./public
 COPY config ./config
 # Development keys (labelled CHANGE-ME). Mount your own over /app/keys, or set
 # KEYS_DIR=/data/keys to have fresh keys generated into the data volume.
-COPY keys ./keys
+COPY --chown=node:node keys ./keys
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

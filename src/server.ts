@@ -64,7 +64,7 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
   try {
     idpServer = await listen(idp.app, config.port, config.host, tls);
   } catch (err) {
-    idp.close();
+    await idp.close();
     throw err;
   }
   const idpPort = (idpServer.address() as AddressInfo).port;
@@ -84,7 +84,7 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
       demoServer = await listen(demoSp.app, config.demo.spPort, config.host);
     } catch (err) {
       await closeServer(idpServer);
-      idp.close();
+      await idp.close();
       demoSp.close();
       throw err;
     }
@@ -100,7 +100,7 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
     close: async () => {
       await Promise.all([closeServer(idpServer), demoServer ? closeServer(demoServer) : Promise.resolve()]);
       demoSp?.close();
-      idp.close();
+      await idp.close();
     },
   };
 }

@@ -123,6 +123,7 @@ function applyEnv(input: unknown, env: NodeJS.ProcessEnv, source: string): Recor
   if (env.DATA_DIR) out.dataDir = path.resolve(env.DATA_DIR);
   if (env.KEYS_DIR) out.keysDir = path.resolve(env.KEYS_DIR);
   if (env.SESSION_SECRET) out.sessionSecret = env.SESSION_SECRET;
+  if (env.REDIS_URL) out.redisUrl = env.REDIS_URL;
   if (env.PORT !== undefined && env.PORT !== '') {
     const port = Number(env.PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {

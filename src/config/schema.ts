@@ -33,7 +33,12 @@ const pemOrPath = z
 export const userSchema = z
   .strictObject({
     email: emailString.describe('Identity of the user: unique, compared case-insensitively (NFKC).'),
-    password: z.string().min(1).max(1024).describe('Password; stored hashed (scrypt), never logged.'),
+    password: z
+      .string()
+      .min(1)
+      .max(1024)
+      .refine((p) => !p.includes('\u0000'), 'must not contain a NUL character')
+      .describe('Password; stored hashed (scrypt), never logged. At most 1024 characters, no NUL.'),
     name: z.string().max(256).optional().describe('Display name, sent as the `name` claim / attribute when known.'),
     attributes: z
       .record(z.string().min(1).max(128), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(64)]))
@@ -199,6 +204,15 @@ export const configSchema = z
       .min(32, 'must be at least 32 characters')
       .optional()
       .describe('Secret signing the session cookie (env SESSION_SECRET overrides). Generated once and kept in the data directory when absent.'),
+    sessionStore: z
+      .enum(['sqlite', 'redis'])
+      .default('sqlite')
+      .describe('Where sign-in sessions live: the SQLite store in the data directory, or Redis (redisUrl) so several IdP replicas share them.'),
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional()
+      .describe('Redis for sessionStore: redis (env REDIS_URL overrides), e.g. redis://127.0.0.1:6379/0.'),
     sessionTtlSeconds: z.number().int().min(60).max(2592000).default(28800).describe('Lifetime of an IdP sign-in session.'),
     passwordHashCost: z
       .number()
@@ -207,6 +221,34 @@ export const configSchema = z
       .max(20)
       .default(14)
       .describe('log2 of the scrypt cost N. Lower is faster for test suites, higher is closer to production.'),
+    loginThrottle: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('Throttle failed sign-ins. Turn off only for suites that test wrong passwords in bulk.'),
+        maxFailuresPerAccount: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(5)
+          .describe('Failed sign-ins for one email (known or not) within windowSeconds before that account is locked for lockoutSeconds. A successful sign-in clears the count.'),
+        maxFailuresPerIp: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .default(50)
+          .describe('Failed sign-ins from one client address within windowSeconds before that address is locked for lockoutSeconds. Not cleared by a success (one valid account must not unlock unlimited guessing).'),
+        windowSeconds: z.number().int().min(1).max(86_400).default(900).describe('How long failed sign-ins are counted: the window starts at the first failure.'),
+        lockoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(86_400)
+          .default(900)
+          .describe('How long a locked account or address is answered 429 (with Retry-After) without checking the password.'),
+      })
+      .prefault({})
+      .describe('Login abuse controls: failed sign-ins are counted per account and per client address in the SQLite store (shared by every process on the data directory, kept across restarts).'),
     users: z.array(userSchema).default([]).describe('Users who can sign in.'),
     serviceProviders: z.array(serviceProviderSchema).default([]).describe('Registered service providers.'),
     saml: z
@@ -243,6 +285,9 @@ export const configSchema = z
       .describe('The demo service provider (Comm100-like). Off with a user config unless enabled.'),
   })
   .superRefine((c, ctx) => {
+    if (c.sessionStore === 'redis' && !c.redisUrl) {
+      ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'is required when sessionStore is redis (or set REDIS_URL)' });
+    }
     const emails = new Map<string, number>();
     c.users.forEach((u, i) => {
       const key = u.email.normalize('NFKC').toLowerCase();

@@ -2,11 +2,15 @@
 import { Router, type Request, type Response } from 'express';
 import { IdpError } from '../errors.js';
 import { MAX_PASSWORD_LENGTH } from '../users/password.js';
-import type { User } from '../users/store.js';
+import { emailKey, type User } from '../users/store.js';
 import { matchesAllowList, parseRedirectUrl, singleParam } from '../jwt/redirect-url.js';
 import type { AppContext } from './context.js';
-import { SESSION_COOKIE } from './session.js';
+import { SESSION_COOKIE, sessionStoreUnavailable } from './session.js';
 import { checkCsrf, csrfToken, field, noStore, refuseCrossSite, safeContinue } from './security.js';
+import { LoginThrottle } from './throttle.js';
+
+/** Characters no email address has: control characters, zero-width characters and bidi controls (RTL override, isolates, marks). */
+const NOT_IN_EMAILS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
 
 /** The signed-in user of this request, re-read from the store (a user disabled since is signed out). */
 export function currentUser(ctx: AppContext, req: Request): User | undefined {
@@ -51,19 +55,20 @@ function renderLogin(
 }
 
 function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(sessionStoreUnavailable(err)) : resolve())));
 }
 
 function save(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) => req.session.save((err: unknown) => (err ? reject(sessionStoreUnavailable(err)) : resolve())));
 }
 
 function destroy(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(sessionStoreUnavailable(err)) : resolve())));
 }
 
 export function loginRouter(ctx: AppContext): Router {
   const router = Router();
+  const throttle = new LoginThrottle(ctx.db, ctx.config.loginThrottle, ctx.clock);
 
   router.get('/login', (req, res) => {
     const next = safeContinue(req.query.continue);
@@ -89,7 +94,31 @@ export function loginRouter(ctx: AppContext): Router {
       renderLogin(ctx, req, res, { status: 400, error: `Email or password is too long (a password has at most ${MAX_PASSWORD_LENGTH} characters).`, email: '', next, spHint: field(req.body, 'sp') });
       return;
     }
+    if (NOT_IN_EMAILS.test(email)) {
+      renderLogin(ctx, req, res, { status: 400, error: 'The email contains invisible or control characters; type it again.', email: '', next, spHint: field(req.body, 'sp') });
+      return;
+    }
+    // scrypt's HMAC pads keys with zero bytes, so "pw" and "pw\0" hash alike: no password may hold a NUL.
+    if (password.includes('\u0000')) {
+      renderLogin(ctx, req, res, { status: 400, error: 'The password contains a NUL character, which no password can have; type it again.', email, next, spHint: field(req.body, 'sp') });
+      return;
+    }
+    // Counted before the password is checked, so parallel guesses cannot outrun the count.
+    const attempt = throttle.begin(emailKey(email), req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    if (!attempt.allowed) {
+      const minutes = Math.ceil(attempt.retryAfterSeconds / 60);
+      res.set('Retry-After', String(attempt.retryAfterSeconds));
+      renderLogin(ctx, req, res, {
+        status: 429,
+        error: `Too many failed sign-ins. Try again in ${minutes === 1 ? 'a minute' : `${minutes} minutes`}.`,
+        email,
+        next,
+        spHint: field(req.body, 'sp'),
+      });
+      return;
+    }
     const result = await ctx.users.authenticate(email, password);
+    if (result.ok) throttle.succeeded(attempt.ticket);
     if (!result.ok) {
       const error = result.reason === 'disabled' ? 'This account is disabled. Ask an administrator to enable it.' : 'Incorrect email or password.';
       renderLogin(ctx, req, res, { status: 401, error, email, next, spHint: field(req.body, 'sp') });

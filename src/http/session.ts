@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import session from 'express-session';
 import type { RequestHandler } from 'express';
 import { kvGet, kvSet, type Db } from '../store/db.js';
+import { IdpError } from '../errors.js';
 
 export const SESSION_COOKIE = 'mockidp.sid';
 
@@ -17,8 +18,13 @@ export function sessionSecret(configured: string | undefined, db: Db): string {
   return secret;
 }
 
+/** A session store failure (e.g. Redis away) as the clear 503 users see. */
+export function sessionStoreUnavailable(cause: unknown): IdpError {
+  return new IdpError('service_unavailable', 'The session store is unavailable right now. Try again in a moment.', { cause, headers: { 'Retry-After': '5' } });
+}
+
 export function sessionMiddleware(options: { store: session.Store; secret: string; secure: boolean; ttlSeconds: number }): RequestHandler {
-  return session({
+  const middleware = session({
     name: SESSION_COOKIE,
     store: options.store,
     secret: options.secret,
@@ -34,4 +40,5 @@ export function sessionMiddleware(options: { store: session.Store; secret: strin
       maxAge: options.ttlSeconds * 1000,
     },
   });
+  return (req, res, next) => middleware(req, res, (err?: unknown) => next(err === undefined ? undefined : sessionStoreUnavailable(err)));
 }
