@@ -20,7 +20,8 @@ import { homeRouter } from './http/home.js';
 import { jwtRouter } from './http/jwt.js';
 import { samlRouter } from './http/saml.js';
 import { loginRouter } from './http/login.js';
-import { sessionMiddleware, sessionSecret } from './http/session.js';
+import { sessionIssuer, sessionMiddleware, sessionSecret } from './http/session.js';
+import { apiRouter } from './http/api.js';
 import './http/session-types.js';
 
 export interface IdpDeps {
@@ -69,10 +70,17 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
       if (redis) checks.sessions = await redis.health();
       return checks;
     };
-    const context: AppContext = { ...services, readiness };
-
+    // The services object itself (not a copy): its config and signer change when SPs change at run time.
     const secure = config.baseUrl.startsWith('https:');
-    const origins = spOrigins(config);
+    const store = redis?.store ?? sqliteSessions!;
+    const secret = sessionSecret(config.sessionSecret, db);
+    const sessions = sessionIssuer({ store, secret, secure, ttlSeconds: config.sessionTtlSeconds, now: () => services.clock.now() });
+    const context: AppContext = Object.assign(services, { readiness, sessions });
+
+    // Registered SP origins for CSP, recomputed when service providers change at run time.
+    let origins = spOrigins(config).join(' ');
+    services.onChange(() => (origins = spOrigins(services.config).join(' ')));
+    const spOriginsDirective = () => origins;
 
     const app = express();
     app.disable('x-powered-by');
@@ -113,9 +121,9 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
             connectSrc: ["'self'"],
             objectSrc: ["'none'"],
             baseUri: ["'none'"],
-            frameSrc: ["'self'", ...origins],
-            formAction: ["'self'", ...origins],
-            frameAncestors: ["'self'", ...origins],
+            frameSrc: ["'self'", spOriginsDirective],
+            formAction: ["'self'", spOriginsDirective],
+            frameAncestors: ["'self'", spOriginsDirective],
           },
         },
         strictTransportSecurity: secure,
@@ -129,8 +137,8 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use(express.json({ limit: '64kb' }));
     app.use(
       sessionMiddleware({
-        store: redis?.store ?? sqliteSessions!,
-        secret: sessionSecret(config.sessionSecret, db),
+        store,
+        secret,
         secure,
         ttlSeconds: config.sessionTtlSeconds,
       }),
@@ -140,6 +148,7 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use(loginRouter(context));
     app.use(jwtRouter(context));
     app.use(samlRouter(context));
+    app.use(apiRouter(context));
 
     app.use(notFound());
     app.use(errorHandler(logger));

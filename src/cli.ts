@@ -136,6 +136,12 @@ function warnings(config: ResolvedConfig, running: Running): string[] {
     out.push(`baseUrl ${config.baseUrl} is plain http on a non-local host: tokens travel in clear text. Use https.`);
   }
   for (const f of running.idp.context.keystore.generated) out.push(`Generated a new key: ${f}`);
+  if (config.allowLoginHint) {
+    out.push('allowLoginHint is on: login_hint=<email> signs any user in without a password. Use it only for test suites.');
+  }
+  if (config.showUserPicker && !config.source.startsWith(DEMO_CONFIG_FILE)) {
+    out.push('showUserPicker is on: the login form lets anyone sign in as a listed user without a password.');
+  }
   if (config.sessionStore === 'redis' && !config.sessionSecret) {
     out.push('sessionStore is redis but sessionSecret (SESSION_SECRET) is not set: each replica signs cookies with its own generated secret, so they cannot share sessions. Give every replica the same sessionSecret.');
   }

@@ -25,6 +25,8 @@ export type IdpErrorCode =
   | 'invalid_acs_url'
   | 'invalid_signature'
   | 'replayed_request'
+  | 'invalid_fault'
+  | 'faults_disabled'
   | 'service_unavailable'
   | 'config_error'
   | 'internal_error';
@@ -58,6 +60,8 @@ const DEFAULT_STATUS: Record<IdpErrorCode, number> = {
   invalid_acs_url: 400,
   invalid_signature: 400,
   replayed_request: 400,
+  invalid_fault: 400,
+  faults_disabled: 400,
   service_unavailable: 503,
   config_error: 500,
   internal_error: 500,

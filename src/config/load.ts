@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import { bundledKeysDir, packageRoot } from '../paths.js';
 import {
   configSchema,
+  serviceProvidersSchema,
   type JwtSpConfig,
   type ParsedConfig,
   type SamlSpConfig,
@@ -56,6 +57,8 @@ export interface ResolvedConfig extends Omit<ParsedConfig, 'serviceProviders' | 
   usesBundledKeys: boolean;
   saml: { entityId: string };
   serviceProviders: ResolvedServiceProvider[];
+  /** The service providers as written (file or API), to edit and re-validate at run time. */
+  serviceProviderInputs: readonly unknown[];
   users: UserConfig[];
   /** Where the config came from, for messages. */
   source: string;
@@ -124,6 +127,7 @@ function applyEnv(input: unknown, env: NodeJS.ProcessEnv, source: string): Recor
   if (env.KEYS_DIR) out.keysDir = path.resolve(env.KEYS_DIR);
   if (env.SESSION_SECRET) out.sessionSecret = env.SESSION_SECRET;
   if (env.REDIS_URL) out.redisUrl = env.REDIS_URL;
+  if (env.MOCK_IDP_ADMIN_TOKEN) out.adminToken = env.MOCK_IDP_ADMIN_TOKEN;
   if (env.PORT !== undefined && env.PORT !== '') {
     const port = Number(env.PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -146,6 +150,48 @@ function readPem(value: string | null, baseDir: string, where: string, source: s
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`Invalid config in ${source}: ${where}: cannot read ${file}`);
   }
+}
+
+interface SpContext {
+  baseUrl: string;
+  baseDir: string;
+  source: string;
+}
+
+function resolveSp(sp: ServiceProviderConfig, where: string, { baseUrl, baseDir, source }: SpContext): ResolvedServiceProvider {
+  const jwt: ResolvedJwtSp | undefined = sp.jwt && {
+    ...sp.jwt,
+    issuer: sp.jwt.issuer ?? baseUrl,
+    audience: sp.jwt.audience ?? sp.id,
+    privateKeyPem: readPem(sp.jwt.privateKey ?? null, baseDir, `${where}.jwt.privateKey`, source) ?? undefined,
+  };
+  const saml: ResolvedSamlSp | undefined = sp.saml && {
+    ...sp.saml,
+    encryptionCert: readPem(sp.saml.encryptionCert, baseDir, `${where}.saml.encryptionCert`, source),
+    requestSigningCert: readPem(sp.saml.requestSigningCert, baseDir, `${where}.saml.requestSigningCert`, source),
+  };
+  const origins = new Set<string>(sp.allowedOrigins.map((o) => new URL(o).origin));
+  for (const u of jwt?.redirectUrls ?? []) origins.add(new URL(u).origin);
+  return { ...sp, name: sp.name ?? sp.id, origins: [...origins], jwt, saml };
+}
+
+/**
+ * A new config with another list of service providers (as the control API
+ * changes them), validated with the same schema as the file. Errors name the
+ * field, relative to the list ("serviceProviders[1].jwt.algorithm").
+ */
+export function withServiceProviders(config: ResolvedConfig, inputs: readonly unknown[], source: string): ResolvedConfig {
+  const parsed = serviceProvidersSchema.safeParse(inputs);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ ...i, path: ['serviceProviders', ...i.path] }));
+    throw new ConfigError(`Invalid service providers (${source}):\n${formatIssues({ issues } as z.ZodError)}`);
+  }
+  const ctx = { baseUrl: config.baseUrl, baseDir: process.cwd(), source };
+  return deepFreeze({
+    ...config,
+    serviceProviders: parsed.data.map((sp, i) => resolveSp(sp, `serviceProviders[${i}]`, ctx)),
+    serviceProviderInputs: structuredClone([...inputs]),
+  });
 }
 
 /**
@@ -175,23 +221,7 @@ export function resolveConfig(
   const port = c.port ?? (base.port ? Number(base.port) : 8080);
   const keysDir = c.keysDir ? path.resolve(baseDir, c.keysDir) : bundledKeysDir;
 
-  const serviceProviders = c.serviceProviders.map((sp, i): ResolvedServiceProvider => {
-    const where = `serviceProviders[${i}]`;
-    const jwt: ResolvedJwtSp | undefined = sp.jwt && {
-      ...sp.jwt,
-      issuer: sp.jwt.issuer ?? baseUrl,
-      audience: sp.jwt.audience ?? sp.id,
-      privateKeyPem: readPem(sp.jwt.privateKey ?? null, baseDir, `${where}.jwt.privateKey`, source) ?? undefined,
-    };
-    const saml: ResolvedSamlSp | undefined = sp.saml && {
-      ...sp.saml,
-      encryptionCert: readPem(sp.saml.encryptionCert, baseDir, `${where}.saml.encryptionCert`, source),
-      requestSigningCert: readPem(sp.saml.requestSigningCert, baseDir, `${where}.saml.requestSigningCert`, source),
-    };
-    const origins = new Set<string>(sp.allowedOrigins.map((o) => new URL(o).origin));
-    for (const u of jwt?.redirectUrls ?? []) origins.add(new URL(u).origin);
-    return { ...sp, name: sp.name ?? sp.id, origins: [...origins], jwt, saml };
-  });
+  const serviceProviders = c.serviceProviders.map((sp, i) => resolveSp(sp, `serviceProviders[${i}]`, { baseUrl, baseDir, source }));
 
   const demo = options.demo ? { ...c.demo, enabled: true } : c.demo;
   const tls: ResolvedTls | undefined = c.tls && {
@@ -204,11 +234,12 @@ export function resolveConfig(
     tls,
     baseUrl,
     port,
-    dataDir: path.resolve(baseDir, c.dataDir),
+    dataDir: c.dataDir === ':memory:' ? ':memory:' : path.resolve(baseDir, c.dataDir),
     keysDir,
     usesBundledKeys: keysDir === bundledKeysDir,
     saml: { entityId: c.saml.entityId ?? `${baseUrl}/saml/metadata` },
     serviceProviders,
+    serviceProviderInputs: structuredClone((withEnv.serviceProviders as unknown[] | undefined) ?? []),
     demo,
     source,
   };

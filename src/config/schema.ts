@@ -159,15 +159,29 @@ export const serviceProviderSchema = z
       .describe('Extra origins allowed to call /sso/token/:id with CORS (the origins of redirectUrls are always allowed).'),
     jwt: jwtSpSchema.optional(),
     saml: samlSpSchema.optional(),
+    review: z
+      .boolean()
+      .default(false)
+      .describe('Show the review page (decoded token or assertion, Send, Edit and send, Copy as curl, a fault to inject) before every delivery to this SP, as `?review=1` does for one sign-in.'),
   })
   .describe('A service provider registered with the IdP.');
+
+/** The list of service providers, with ids unique (used for the file and the control API). */
+export const serviceProvidersSchema = z.array(serviceProviderSchema).superRefine((list, ctx) => {
+  const ids = new Map<string, number>();
+  list.forEach((sp, i) => {
+    const prev = ids.get(sp.id);
+    if (prev !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicates serviceProviders[${prev}].id (${sp.id})` });
+    ids.set(sp.id, i);
+  });
+});
 
 export const configSchema = z
   .strictObject({
     baseUrl: httpUrl.default('http://localhost:8080').describe('Public URL of the IdP (env BASE_URL overrides).'),
     port: z.number().int().min(0).max(65535).optional().describe("Port to listen on (env PORT overrides). Default: baseUrl's port, else 8080."),
     host: z.string().min(1).default('localhost').describe('Interface to listen on (env HOST overrides); 0.0.0.0 in the container.'),
-    dataDir: z.string().min(1).default('./data').describe('Data directory for the SQLite store (env DATA_DIR overrides).'),
+    dataDir: z.string().min(1).default('./data').describe('Data directory for the SQLite store (env DATA_DIR overrides); ":memory:" keeps the store in memory (the library\'s default).'),
     keysDir: z
       .string()
       .min(1)
@@ -249,8 +263,34 @@ export const configSchema = z
       })
       .prefault({})
       .describe('Login abuse controls: failed sign-ins are counted per account and per client address in the SQLite store (shared by every process on the data directory, kept across restarts).'),
+    adminToken: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .optional()
+      .describe('Turns on the control API under /api: clients send `Authorization: Bearer <adminToken>` (env MOCK_IDP_ADMIN_TOKEN overrides).'),
+    allowLoginHint: z
+      .boolean()
+      .default(false)
+      .describe('Headless sign-in: `login_hint=<email>` on /sso/jwt/… and /saml/sso signs that user in without the form. For test suites only; warned about at start.'),
+    showUserPicker: z
+      .boolean()
+      .default(false)
+      .describe('The login form lists the users: a click signs one in without a password (typing still works). On in the demo config.'),
+    allowFaults: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Honour `fault=` on the sign-in URLs (/sso/jwt/…, /saml/sso, /saml/idp-init/…) to send one deliberately broken token or Response. Off: such a request is refused with 400. The review page offers faults either way.',
+      ),
+    flowHistorySize: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .default(1000)
+      .describe('How many single sign-ons the flow history (/flows, GET /api/events) keeps, newest first; 0 keeps none. In memory: a restart empties it.'),
     users: z.array(userSchema).default([]).describe('Users who can sign in.'),
-    serviceProviders: z.array(serviceProviderSchema).default([]).describe('Registered service providers.'),
+    serviceProviders: serviceProvidersSchema.default([]).describe('Registered service providers.'),
     saml: z
       .strictObject({
         entityId: z.string().min(1).optional().describe('IdP entity ID. Default: <baseUrl>/saml/metadata.'),
@@ -296,14 +336,6 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['users', i, 'email'], message: `duplicates users[${prev}].email (${u.email})` });
       }
       emails.set(key, i);
-    });
-    const ids = new Map<string, number>();
-    c.serviceProviders.forEach((sp, i) => {
-      const prev = ids.get(sp.id);
-      if (prev !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['serviceProviders', i, 'id'], message: `duplicates serviceProviders[${prev}].id (${sp.id})` });
-      }
-      ids.set(sp.id, i);
     });
   });
 

@@ -119,11 +119,21 @@ export function readIdpMetadata(xml: string): IdpInfo {
   return { entityId: attribute(root, 'entityID') ?? '', ssoUrl, sloUrl: endpoint('SingleLogoutService'), certificatesPem };
 }
 
+/** The signature and digest algorithms this SP accepts: never SHA-1 (saml2-js would). */
+const ACCEPTED_SIGNATURE_METHODS = new Set(['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512']);
+const ACCEPTED_DIGEST_METHODS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
+
 /** Verifies an enveloped signature on `element` (a child ds:Signature) with one of the certificates; the signed XML. */
 function signedXmlOf(xml: string, element: Element, certificatesPem: string[]): string | undefined {
   const signature = childElements(element, NS.ds, 'Signature')[0];
   const id = attribute(element, 'ID');
   if (!signature || !id) return undefined;
+  const methods = (name: string) => Array.from(signature.getElementsByTagNameNS(NS.ds, name)).map((m) => m.getAttribute('Algorithm') ?? '');
+  const signatureMethods = methods('SignatureMethod');
+  const digestMethods = methods('DigestMethod');
+  if (signatureMethods.length !== 1 || !ACCEPTED_SIGNATURE_METHODS.has(signatureMethods[0]!) || digestMethods.length === 0 || !digestMethods.every((d) => ACCEPTED_DIGEST_METHODS.has(d))) {
+    throw new SamlDemoError(401, `The ${element.localName} is signed with ${[...signatureMethods, ...digestMethods].join(' / ') || 'no named algorithm'}; this SP accepts only RSA-SHA256 or RSA-SHA512 with SHA-256 or SHA-512 digests (never SHA-1).`);
+  }
   for (const cert of certificatesPem) {
     const verifier = new SignedXml({ publicCert: cert, getCertFromKeyInfo: () => null });
     try {
@@ -154,21 +164,29 @@ function decrypt(encryptedAssertion: Element, keyPem: string | undefined): Promi
  * re-read from the XML the signatures cover, never from the rest of the document.
  */
 async function extractSigned(responseXml: string, idp: IdpInfo, keyPem: string | undefined) {
-  let response = parseUntrustedXml(responseXml, 'SAMLResponse').documentElement!;
+  // The IdP's parser refuses DTDs, oversize and malformed XML with an IdpError; here that is a 400 page.
+  const parse = (text: string, what: string) => {
+    try {
+      return parseUntrustedXml(text, what);
+    } catch (err) {
+      throw new SamlDemoError(400, err instanceof Error ? err.message : `The ${what} could not be read.`);
+    }
+  };
+  let response = parse(responseXml, 'SAMLResponse').documentElement!;
   let signedBy: 'Response' | 'Assertion' | undefined;
   const signedResponse = signedXmlOf(responseXml, response, idp.certificatesPem);
   if (signedResponse) {
-    response = parseUntrustedXml(signedResponse, 'signed Response').documentElement!;
+    response = parse(signedResponse, 'signed Response').documentElement!;
     signedBy = 'Response';
   }
   const encrypted = childElements(response, NS.saml, 'EncryptedAssertion');
   const plain = childElements(response, NS.saml, 'Assertion');
   if (encrypted.length + plain.length !== 1) throw new SamlDemoError(400, 'The Response must hold exactly one assertion.');
   const assertionXml = encrypted[0] ? await decrypt(encrypted[0], keyPem) : serialize(plain[0]!);
-  let assertion = parseUntrustedXml(assertionXml, 'Assertion').documentElement!;
+  let assertion = parse(assertionXml, 'Assertion').documentElement!;
   const signedAssertion = signedXmlOf(assertionXml, assertion, idp.certificatesPem);
   if (signedAssertion) {
-    assertion = parseUntrustedXml(signedAssertion, 'signed Assertion').documentElement!;
+    assertion = parse(signedAssertion, 'signed Assertion').documentElement!;
     signedBy = 'Assertion';
   }
   if (!signedBy) throw new SamlDemoError(401, 'Neither the Response nor the assertion carries a valid IdP signature.');

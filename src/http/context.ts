@@ -1,7 +1,10 @@
 /** What the routers share: the IdP's services plus HTTP-level hooks. */
 import type { Services } from '../services.js';
+import type { SessionIssuer } from './session.js';
 
-export interface AppContext extends Omit<Services, 'close' | 'generatedSecrets'> {
+export type AppContext = Services & {
+  /** Headless sign-in: a session cookie for a user (control API, library). */
+  sessions: SessionIssuer;
   /** Each dependency's state for /readyz: "ok" or what is wrong. */
   readiness(): Promise<Record<string, string>>;
-}
+};

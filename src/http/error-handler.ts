@@ -65,7 +65,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     res.set('Cache-Control', 'no-store');
     res.status(status);
     if (wantsJson(req)) {
-      res.json({ error: code, message, requestId });
+      // Messages may quote the request; <, > and & are escaped so no sniffing client can read markup in them.
+      res.type('json').send(JSON.stringify({ error: code, message, requestId }).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`));
       return;
     }
     res.render('error', { title: TITLES[status] ?? 'Error', status, code, message, detail: known?.detail, requestId }, (renderErr: unknown, html?: string) => {

@@ -7,7 +7,7 @@ import type { ResolvedJwtSp, ResolvedServiceProvider } from '../config/load.js';
 import { IdpError } from '../errors.js';
 import { appendToUrl, hasParam, matchesAllowList, parseRedirectUrl, singleParam } from '../jwt/redirect-url.js';
 import type { AppContext } from './context.js';
-import { currentUser, redirectToLogin } from './login.js';
+import { currentUser, redirectToLogin, signInByHint } from './login.js';
 import { noStore } from './security.js';
 
 type JwtSp = ResolvedServiceProvider & { jwt: ResolvedJwtSp };
@@ -43,7 +43,7 @@ function rememberSp(req: Request, spId: string): void {
 }
 
 async function deliver(ctx: AppContext, req: Request, res: Response, sp: JwtSp, url: URL, relayState: string | undefined): Promise<void> {
-  const user = currentUser(ctx, req);
+  const user = (await signInByHint(ctx, req)) ?? currentUser(ctx, req);
   if (!user) {
     redirectToLogin(req, res);
     return;

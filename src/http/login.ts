@@ -24,6 +24,28 @@ export function currentUser(ctx: AppContext, req: Request): User | undefined {
   return user;
 }
 
+/**
+ * Headless sign-in for test suites: with `allowLoginHint: true`, a `login_hint`
+ * parameter (query, or form field on a POST) signs that user in without the form.
+ * Returns the user, or undefined when there is no hint (or hints are off).
+ */
+export async function signInByHint(ctx: AppContext, req: Request): Promise<User | undefined> {
+  if (!ctx.config.allowLoginHint) return undefined;
+  const i = req.originalUrl.indexOf('?');
+  const fromQuery = new URLSearchParams(i === -1 ? '' : req.originalUrl.slice(i + 1)).getAll('login_hint');
+  const hints = fromQuery.length > 0 ? fromQuery : [field(req.body, 'login_hint')].filter((h): h is string => h !== undefined);
+  if (hints.length === 0) return undefined;
+  if (hints.length > 1) throw new IdpError('bad_request', 'The login_hint parameter is given more than once.');
+  const user = ctx.users.find(hints[0]!);
+  if (!user || user.disabled) throw new IdpError('bad_request', 'login_hint does not name an active user.');
+  if (currentUser(ctx, req)?.email !== user.email) {
+    await regenerate(req);
+    req.session.user = { email: user.email, authTime: ctx.clock.now() };
+    await save(req);
+  }
+  return user;
+}
+
 /** Sends the browser to the login form, to come back to this request afterwards. */
 export function redirectToLogin(req: Request, res: Response): void {
   res.redirect(303, `/login?continue=${encodeURIComponent(req.originalUrl)}`);
@@ -50,6 +72,7 @@ function renderLogin(
     email: opts.email ?? '',
     next: opts.next ?? '',
     target: targetName(ctx, opts.next, opts.spHint),
+    picker: ctx.config.showUserPicker ? ctx.users.list().filter((u) => !u.disabled) : [],
     spHint: typeof opts.spHint === 'string' ? opts.spHint : '',
   });
 }
@@ -84,6 +107,18 @@ export function loginRouter(ctx: AppContext): Router {
     refuseCrossSite(req);
     checkCsrf(req, field(req.body, 'csrf'));
     const next = safeContinue(field(req.body, 'continue'));
+    // The user picker: a click signs a listed user in without a password (showUserPicker only).
+    const picked = field(req.body, 'pick');
+    if (picked !== undefined) {
+      if (!ctx.config.showUserPicker) throw new IdpError('bad_request', 'The user picker is off (showUserPicker: false); sign in with email and password.');
+      const user = ctx.users.find(picked);
+      if (!user || user.disabled) throw new IdpError('bad_request', 'That user cannot sign in.');
+      await regenerate(req);
+      req.session.user = { email: user.email, authTime: ctx.clock.now() };
+      await save(req);
+      res.redirect(303, next ?? '/');
+      return;
+    }
     const email = field(req.body, 'email')?.trim();
     const password = field(req.body, 'password');
     if (!email || password === undefined || password === '') {

@@ -31,7 +31,7 @@ import { ReplayCache } from '../saml/replay.js';
 import { buildResponse, buildStatusResponse, nameIdFor, type SamlIdpContext } from '../saml/response.js';
 import type { User } from '../users/store.js';
 import type { AppContext } from './context.js';
-import { currentUser, redirectToLogin } from './login.js';
+import { currentUser, redirectToLogin, signInByHint } from './login.js';
 import { SESSION_COOKIE } from './session.js';
 import { checkCsrf, csrfToken, field, noStore, refuseCrossSite } from './security.js';
 
@@ -118,13 +118,20 @@ export function samlRouter(ctx: AppContext): Router {
   const idp: SamlIdpContext = { entityId: config.saml.entityId, credentials: ctx.keystore.saml, clock: ctx.clock, newId: randomSamlId };
   const replay = new ReplayCache(ctx.clock);
   const pending = new PendingStore<Pending>(() => ctx.clock.now());
-  const samlSps = config.serviceProviders.filter(isSamlSp);
-  const metadata = buildMetadata({
-    entityId: config.saml.entityId,
-    baseUrl: config.baseUrl,
-    certificateBase64: ctx.keystore.saml.certificateBase64,
-    wantAuthnRequestsSigned: samlSps.length > 0 && samlSps.every((sp) => sp.saml.requestSigningCert !== null),
-  });
+  // Metadata depends on the registered SPs (WantAuthnRequestsSigned): built once, again after they change.
+  let metadataCache: string | undefined;
+  ctx.onChange(() => (metadataCache = undefined));
+  const metadata = (): string => {
+    const samlSps = ctx.config.serviceProviders.filter(isSamlSp);
+    metadataCache ??= buildMetadata({
+      entityId: config.saml.entityId,
+      baseUrl: config.baseUrl,
+      certificateBase64: ctx.keystore.saml.certificateBase64,
+      retiredCertificatesBase64: ctx.keystore.retired.samlCertificates.map((c) => c.certificateBase64),
+      wantAuthnRequestsSigned: samlSps.length > 0 && samlSps.every((sp) => sp.saml.requestSigningCert !== null),
+    });
+    return metadataCache;
+  };
 
   /** The auto-submitting form that carries a message to an SP (no inline script: /static/autopost.js). */
   const post = (res: Response, url: string, fields: Record<string, string>, sp: ResolvedServiceProvider, what: string): void => {
@@ -193,7 +200,7 @@ export function samlRouter(ctx: AppContext): Router {
       sendStatus(res, sp, acsUrl, request.id, policy, request.relayState);
       return;
     }
-    const user = currentUser(ctx, req);
+    const user = (await signInByHint(ctx, req)) ?? currentUser(ctx, req);
     const authTime = req.session.user?.authTime ?? 0;
     const fresh = user !== undefined && (!request.forceAuthn || authTime >= receivedAt);
     if (fresh) {
@@ -210,7 +217,7 @@ export function samlRouter(ctx: AppContext): Router {
   };
 
   const receiveSso = async (req: Request, res: Response, message: IncomingMessage): Promise<void> => {
-    const request = receiveAuthnRequest(message, { serviceProviders: config.serviceProviders, ssoUrl: endpoints.sso });
+    const request = receiveAuthnRequest(message, { serviceProviders: ctx.config.serviceProviders, ssoUrl: endpoints.sso });
     replay.use(request.id, PENDING_TTL_MS, 'AuthnRequest', request.issuer);
     const receivedAt = ctx.clock.now();
     if (message.binding === 'post') {
@@ -303,7 +310,7 @@ export function samlRouter(ctx: AppContext): Router {
   };
 
   const answerLogoutResponse = (req: Request, res: Response, message: IncomingMessage): void => {
-    const response = receiveLogoutResponse(message, { serviceProviders: config.serviceProviders, sloUrl: endpoints.slo, now: ctx.clock.now() });
+    const response = receiveLogoutResponse(message, { serviceProviders: ctx.config.serviceProviders, sloUrl: endpoints.slo, now: ctx.clock.now() });
     const chain = req.session.samlLogout;
     if (!chain?.current || chain.current.spId !== response.sp.id || chain.current.requestId !== response.inResponseTo) {
       throw new IdpError('invalid_saml_request', `This LogoutResponse from "${response.sp.id}" does not answer a LogoutRequest this session is waiting for.`);
@@ -326,7 +333,7 @@ export function samlRouter(ctx: AppContext): Router {
     }
     if (message.binding === 'post') {
       // Decode now, so that a bad message fails here; continue with a GET that carries the session cookie.
-      const options = { serviceProviders: config.serviceProviders, sloUrl: endpoints.slo, now: ctx.clock.now() };
+      const options = { serviceProviders: ctx.config.serviceProviders, sloUrl: endpoints.slo, now: ctx.clock.now() };
       if (has('SAMLRequest')) {
         const request = receiveLogoutRequest(message, options);
         replay.use(request.id, PENDING_TTL_MS, 'LogoutRequest', request.issuer);
@@ -347,7 +354,7 @@ export function samlRouter(ctx: AppContext): Router {
       answerLogoutResponse(req, res, message);
       return;
     }
-    const request = receiveLogoutRequest(message, { serviceProviders: config.serviceProviders, sloUrl: endpoints.slo, now: ctx.clock.now() });
+    const request = receiveLogoutRequest(message, { serviceProviders: ctx.config.serviceProviders, sloUrl: endpoints.slo, now: ctx.clock.now() });
     if (checkReplay) replay.use(request.id, PENDING_TTL_MS, 'LogoutRequest', request.issuer);
     answerLogoutRequest(req, res, request);
   };
@@ -356,7 +363,7 @@ export function samlRouter(ctx: AppContext): Router {
 
   router.get('/saml/metadata', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300');
-    res.type('application/samlmetadata+xml').send(metadata);
+    res.type('application/samlmetadata+xml').send(metadata());
   });
 
   router.get('/saml/cert.pem', (_req, res) => {

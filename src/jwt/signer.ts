@@ -56,13 +56,23 @@ export class JwtSigner {
    * (a null value removes one), for tests that need a particular token.
    */
   async mint(sp: ResolvedServiceProvider & { jwt: ResolvedJwtSp }, user: User, overrides: Record<string, unknown> = {}): Promise<MintedToken> {
-    const prepared = this.#keys.get(sp.id);
-    if (!prepared) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no JWT configuration.`);
+    return this.signClaims(sp, this.claimsFor(sp, user, overrides));
+  }
+
+  /** The claims `mint` would sign: the user's claims for this SP, a new jti, times from the clock, then `overrides`. */
+  claimsFor(sp: ResolvedServiceProvider & { jwt: ResolvedJwtSp }, user: User, overrides: Record<string, unknown> = {}): JWTPayload {
     const claims: JWTPayload = buildClaims({ sp, user, now: epochSeconds(this.#clock), jti: this.#newJti() });
     for (const [k, v] of Object.entries(overrides)) {
       if (v === null) delete claims[k];
       else claims[k] = v;
     }
+    return claims;
+  }
+
+  /** Signs exactly these claims with the SP's key and the usual header (review-page edits, fault injection). */
+  async signClaims(sp: ResolvedServiceProvider & { jwt: ResolvedJwtSp }, claims: JWTPayload): Promise<MintedToken> {
+    const prepared = this.#keys.get(sp.id);
+    if (!prepared) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no JWT configuration.`);
     const header: JWTHeaderParameters = { alg: prepared.alg, typ: 'JWT', ...(prepared.kid ? { kid: prepared.kid } : {}) };
     const token = await new SignJWT(claims).setProtectedHeader(header).sign(prepared.key);
     return { token, header, claims };

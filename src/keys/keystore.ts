@@ -10,7 +10,6 @@ import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { exportJWK, calculateJwkThumbprint, type JWK } from 'jose';
-import selfsigned from 'selfsigned';
 import { ConfigError } from '../errors.js';
 
 /** The text every bundled development key file carries, and what the start-up warning looks for. */
@@ -48,6 +47,8 @@ export interface Keystore {
   /** An SP's own JWT key, when its config names one; else the IdP key for the algorithm. */
   jwtKeyFor(spId: string, alg: AsymmetricAlg): SigningKey;
   saml: SamlCredentials;
+  /** Replaces the SP-specific JWT keys (when service providers change at run time). */
+  setSpKeys(list: readonly SpKeyInput[]): Promise<void>;
   /** The public JWK set: every asymmetric key in use, public fields only. */
   jwks(): { keys: JWK[] };
   /** Retired keys still inside their grace period: still published, never used to sign. */
@@ -173,6 +174,8 @@ async function loadOrGenerateSaml(dir: string, generated: string[]): Promise<Sam
     }
     const publicPem = crypto.createPublicKey(privatePem).export({ type: 'spki', format: 'pem' }).toString();
     const now = new Date();
+    // Loaded only to make a certificate: it costs ~100 ms of start-up time otherwise.
+    const { default: selfsigned } = await import('selfsigned');
     const pems = await selfsigned.generate([{ name: 'commonName', value: 'mock-idp SAML signing' }], {
       keyPair: { privateKey: privatePem, publicKey: publicPem },
       algorithm: 'sha256',
@@ -205,10 +208,16 @@ async function loadOrGenerateSaml(dir: string, generated: string[]): Promise<Sam
   };
 }
 
+export interface SpKeyInput {
+  spId: string;
+  alg: AsymmetricAlg;
+  pem: string;
+}
+
 export interface KeystoreOptions {
   keysDir: string;
   /** SP-specific JWT keys from the config. */
-  spKeys?: { spId: string; alg: AsymmetricAlg; pem: string }[];
+  spKeys?: SpKeyInput[];
   /** Which JWT algorithms are in use (their IdP keys are loaded or generated). */
   algorithms?: AsymmetricAlg[];
   /** How long a rotated key stays published (JWKS, SAML metadata). Default 7 days. */
@@ -294,11 +303,16 @@ export async function loadKeystore(options: KeystoreOptions): Promise<Keystore> 
   const algs: AsymmetricAlg[] = options.algorithms ?? ['RS256', 'ES256'];
   const idpKeys = new Map<AsymmetricAlg, SigningKey>();
   for (const alg of algs) idpKeys.set(alg, await loadOrGenerateJwtKey(options.keysDir, alg, generated));
-  const spKeys = new Map<string, SigningKey>();
-  for (const k of options.spKeys ?? []) {
-    const origin = `serviceProviders[id=${k.spId}].jwt.privateKey`;
-    spKeys.set(k.spId, await toSigningKey(k.alg, importPrivate(k.pem, origin), k.pem.includes(DEV_KEY_MARKER), origin));
-  }
+  let spKeys = new Map<string, SigningKey>();
+  const loadSpKeys = async (list: readonly SpKeyInput[]): Promise<Map<string, SigningKey>> => {
+    const map = new Map<string, SigningKey>();
+    for (const k of list) {
+      const origin = `serviceProviders[id=${k.spId}].jwt.privateKey`;
+      map.set(k.spId, await toSigningKey(k.alg, importPrivate(k.pem, origin), k.pem.includes(DEV_KEY_MARKER), origin));
+    }
+    return map;
+  };
+  spKeys = await loadSpKeys(options.spKeys ?? []);
   const saml = await loadOrGenerateSaml(options.keysDir, generated);
   const retired = await loadRetired(options.keysDir, options.graceSeconds ?? 604_800, Math.floor((options.now ?? Date.now()) / 1000));
 
@@ -307,9 +321,13 @@ export async function loadKeystore(options: KeystoreOptions): Promise<Keystore> 
     if (!key) throw new ConfigError(`no ${alg} key loaded`);
     return key;
   };
-  const inUse = [...idpKeys.values(), ...spKeys.values()];
-  const jwksDoc = { keys: [...new Map([...inUse, ...retired.jwt].map((k) => [k.kid, k.publicJwk])).values()] };
+  const buildJwks = () => ({ keys: [...new Map([...idpKeys.values(), ...spKeys.values(), ...retired.jwt].map((k) => [k.kid, k.publicJwk])).values()] });
+  let jwksDoc = buildJwks();
   return {
+    setSpKeys: async (list) => {
+      spKeys = await loadSpKeys(list);
+      jwksDoc = buildJwks();
+    },
     jwtKey,
     jwtKeyFor: (spId, alg) => {
       const own = spKeys.get(spId);
@@ -319,6 +337,6 @@ export async function loadKeystore(options: KeystoreOptions): Promise<Keystore> 
     jwks: () => jwksDoc,
     retired,
     generated,
-    usesDevKeys: inUse.some((k) => k.isDevKey) || saml.isDevKey,
+    usesDevKeys: [...idpKeys.values(), ...spKeys.values()].some((k) => k.isDevKey) || saml.isDevKey,
   };
 }

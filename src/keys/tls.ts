@@ -5,7 +5,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import selfsigned from 'selfsigned';
 import type { ResolvedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 
@@ -39,6 +38,8 @@ export async function loadTls(config: ResolvedConfig): Promise<TlsCredentials | 
     return { cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8'), certFile, generated: false };
   }
   const now = Date.now();
+  // Loaded only to make a certificate: it costs ~100 ms of start-up time otherwise.
+  const { default: selfsigned } = await import('selfsigned');
   const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
     keySize: 2048,
     algorithm: 'sha256',

@@ -3,7 +3,6 @@
  * with xml-encryption, AES-256-GCM for the data and RSA-OAEP for the key.
  */
 import crypto from 'node:crypto';
-import xmlenc from 'xml-encryption';
 import { ENCRYPTION } from './algorithms.js';
 
 /** Encrypts an assertion's XML for the holder of `certificatePem`; returns the EncryptedData element. */
@@ -17,6 +16,8 @@ export async function encryptAssertion(assertionXml: string, certificatePem: str
   if (publicKey.asymmetricKeyType !== 'rsa') {
     throw new TypeError(`the encryptionCert of the service provider must hold an RSA key, not ${publicKey.asymmetricKeyType ?? 'an unknown key'}`);
   }
+  // Loaded on first use: most IdPs never encrypt, and the package costs start-up time.
+  const { default: xmlenc } = await import('xml-encryption');
   return new Promise((resolve, reject) => {
     xmlenc.encrypt(
       assertionXml,

@@ -15,6 +15,8 @@ export interface MetadataInput {
   certificateBase64: string;
   /** Set WantAuthnRequestsSigned (when every SP must sign its requests). */
   wantAuthnRequestsSigned?: boolean;
+  /** Base64 DER of certificates retired by a key rotation, still published during the grace period. */
+  retiredCertificatesBase64?: readonly string[];
 }
 
 /** The IdP's endpoints, as the metadata and the routers name them. */
@@ -30,12 +32,10 @@ export function buildMetadata(input: MetadataInput): string {
     WantAuthnRequestsSigned: input.wantAuthnRequestsSigned ? 'true' : 'false',
     protocolSupportEnumeration: NS.samlp,
   });
-  idp
-    .ele(NS.md, 'md:KeyDescriptor', { use: 'signing' })
-    .ele(NS.ds, 'ds:KeyInfo')
-    .ele(NS.ds, 'ds:X509Data')
-    .ele(NS.ds, 'ds:X509Certificate')
-    .txt(input.certificateBase64);
+  // The current certificate first, then retired ones an SP may still see signatures from.
+  for (const cert of [input.certificateBase64, ...(input.retiredCertificatesBase64 ?? [])]) {
+    idp.ele(NS.md, 'md:KeyDescriptor', { use: 'signing' }).ele(NS.ds, 'ds:KeyInfo').ele(NS.ds, 'ds:X509Data').ele(NS.ds, 'ds:X509Certificate').txt(cert);
+  }
   for (const binding of [BINDINGS.redirect, BINDINGS.post]) {
     idp.ele(NS.md, 'md:SingleLogoutService', { Binding: binding, Location: endpoints.slo });
   }

@@ -1,15 +1,23 @@
 /**
- * The SAML Response (SAML core 3.3.3) and its Assertion, built with xmlbuilder2 so
- * every value is escaped, then signed (assertion, response, or both, per the SP's
- * config) and optionally encrypted. Also the status-only Response that answers a
- * request with an error (NoPassive, AuthnFailed, …) instead of an assertion.
+ * The SAML Response (SAML core 3.3.3) and its Assertion, signed (assertion,
+ * response, or both, per the SP's config) and optionally encrypted. Also the
+ * status-only Response that answers a request with an error (NoPassive,
+ * AuthnFailed, …) instead of an assertion.
+ *
+ * The single sign-on Response is on the hot path, so it is built as a c14n.ts
+ * tree (every value escaped and checked, canonical from birth) and signed with
+ * sign.ts `signElement`, without parsing any XML: the text is exactly what the
+ * xml-crypto path (`signXml`) gives for the same tree. An encrypted assertion
+ * leaves that path: the EncryptedData comes back as text, so the Response around
+ * it is assembled and signed with the DOM and xml-crypto. Status-only Responses
+ * are built with xmlbuilder2 and signed with xml-crypto too.
  *
  * Layout, in schema order:
  *   Response(ID, Version, IssueInstant, Destination, InResponseTo?)
  *     Issuer, [Signature], Status/StatusCode Success,
  *     Assertion(ID, Version, IssueInstant) | EncryptedAssertion
  *       Issuer, [Signature],
- *       Subject: NameID(Format), SubjectConfirmation(bearer)/SubjectConfirmationData(Recipient, NotOnOrAfter, InResponseTo?)
+ *       Subject: NameID(Format), SubjectConfirmation(bearer)/SubjectConfirmationData(NotOnOrAfter, Recipient, InResponseTo?)
  *       Conditions(NotBefore, NotOnOrAfter)/AudienceRestriction/Audience
  *       AuthnStatement(AuthnInstant, SessionIndex)/AuthnContext/AuthnContextClassRef PasswordProtectedTransport
  *       AttributeStatement/Attribute(Name, NameFormat)/AttributeValue+
@@ -32,7 +40,8 @@ import {
 import { encryptAssertion } from './encrypt.js';
 import type { IdGenerator } from './ids.js';
 import type { SamlServiceProvider } from './inbound.js';
-import { signXml, type SigningCredentials } from './sign.js';
+import { element, serializeXml, type XmlElement } from './c14n.js';
+import { signElement, signXml, type SigningCredentials } from './sign.js';
 import { quote, samlInstant, serialize } from './xml.js';
 
 /** The signed-in user a Response speaks for. */
@@ -106,48 +115,54 @@ function end(builder: XMLBuilder): string {
   return builder.end({ headless: true, wellFormed: true });
 }
 
-/** Builds the Assertion alone (its own document, namespaces declared on it). */
-export function buildAssertion(idp: SamlIdpContext, input: ResponseInput, assertionId: string, nameId: string): string {
+const saml = (name: string, attrs: Record<string, string | undefined> = {}, children: (XmlElement | string | undefined)[] = []): XmlElement =>
+  element(NS.saml, `saml:${name}`, attrs, children);
+
+/** The Assertion as a tree, unsigned, declaring its own namespace (so that it stands alone, signed or encrypted). */
+export function buildAssertion(idp: SamlIdpContext, input: ResponseInput, assertionId: string, nameId: string): XmlElement {
   const { sp, user, acsUrl } = input;
   const now = idp.clock.now();
   const issueInstant = samlInstant(now);
   const notOnOrAfter = samlInstant(now + sp.saml.assertionTtlSeconds * 1000);
 
-  const doc = create();
-  const assertion = doc.ele(NS.saml, 'saml:Assertion', { ID: assertionId, Version: SAML_VERSION, IssueInstant: issueInstant });
-  assertion.ele(NS.saml, 'saml:Issuer').txt(idp.entityId);
-
-  const subject = assertion.ele(NS.saml, 'saml:Subject');
-  subject.ele(NS.saml, 'saml:NameID', { Format: sp.saml.nameIdFormat }).txt(nameId);
-  const confirmationData: Record<string, string> = { NotOnOrAfter: notOnOrAfter, Recipient: acsUrl };
-  if (input.inResponseTo !== undefined) confirmationData.InResponseTo = input.inResponseTo;
-  subject
-    .ele(NS.saml, 'saml:SubjectConfirmation', { Method: CONFIRMATION_METHOD_BEARER })
-    .ele(NS.saml, 'saml:SubjectConfirmationData', confirmationData);
-
-  assertion
-    .ele(NS.saml, 'saml:Conditions', { NotBefore: issueInstant, NotOnOrAfter: notOnOrAfter })
-    .ele(NS.saml, 'saml:AudienceRestriction')
-    .ele(NS.saml, 'saml:Audience')
-    .txt(sp.saml.entityId);
-
-  assertion
-    .ele(NS.saml, 'saml:AuthnStatement', { AuthnInstant: samlInstant(input.authnInstant), SessionIndex: input.sessionIndex })
-    .ele(NS.saml, 'saml:AuthnContext')
-    .ele(NS.saml, 'saml:AuthnContextClassRef')
-    .txt(AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT);
-
   const attributes = Object.entries(sp.saml.attributes)
     .map(([name, field]) => [name, userValue(user, field)] as const)
     .filter((entry): entry is readonly [string, string | string[]] => entry[1] !== undefined && (!Array.isArray(entry[1]) || entry[1].length > 0));
-  if (attributes.length > 0) {
-    const statement = assertion.ele(NS.saml, 'saml:AttributeStatement');
-    for (const [name, value] of attributes) {
-      const attr = statement.ele(NS.saml, 'saml:Attribute', { Name: name, NameFormat: attributeNameFormat(name) });
-      for (const v of Array.isArray(value) ? value : [value]) attr.ele(NS.saml, 'saml:AttributeValue').txt(v);
-    }
-  }
-  return end(doc);
+  const statement =
+    attributes.length === 0
+      ? undefined
+      : saml(
+          'AttributeStatement',
+          {},
+          attributes.map(([name, value]) =>
+            saml(
+              'Attribute',
+              { Name: name, NameFormat: attributeNameFormat(name) },
+              (Array.isArray(value) ? value : [value]).map((v) => saml('AttributeValue', {}, [v])),
+            ),
+          ),
+        );
+
+  return element(
+    NS.saml,
+    'saml:Assertion',
+    { ID: assertionId, Version: SAML_VERSION, IssueInstant: issueInstant },
+    [
+      saml('Issuer', {}, [idp.entityId]),
+      saml('Subject', {}, [
+        saml('NameID', { Format: sp.saml.nameIdFormat }, [nameId]),
+        saml('SubjectConfirmation', { Method: CONFIRMATION_METHOD_BEARER }, [
+          saml('SubjectConfirmationData', { NotOnOrAfter: notOnOrAfter, Recipient: acsUrl, InResponseTo: input.inResponseTo }),
+        ]),
+      ]),
+      saml('Conditions', { NotBefore: issueInstant, NotOnOrAfter: notOnOrAfter }, [saml('AudienceRestriction', {}, [saml('Audience', {}, [sp.saml.entityId])])]),
+      saml('AuthnStatement', { AuthnInstant: samlInstant(input.authnInstant), SessionIndex: input.sessionIndex }, [
+        saml('AuthnContext', {}, [saml('AuthnContextClassRef', {}, [AUTHN_CONTEXT_PASSWORD_PROTECTED_TRANSPORT])]),
+      ]),
+      statement,
+    ],
+    [['saml', NS.saml]],
+  );
 }
 
 function responseRoot(idp: SamlIdpContext, id: string, destination: string, inResponseTo: string | undefined): { doc: XMLBuilder; root: XMLBuilder } {
@@ -186,32 +201,56 @@ function appendXml(containerXml: string, childXml: string): string {
   return serialize(container);
 }
 
+/** An unsigned Response around its unsigned Assertion, as trees that sign.ts `signElement` signs in place. */
+export interface ResponseTree {
+  response: XmlElement;
+  /** The Assertion, also the Response's last child. */
+  assertion: XmlElement;
+  responseId: string;
+  assertionId: string;
+  nameId: string;
+}
+
+/** Builds the unsigned Response for a signed-in user (IDs from `idp.newId`, the Response's first). */
+export function buildResponseTree(idp: SamlIdpContext, input: ResponseInput): ResponseTree {
+  ensureRegisteredAcs(input.sp, input.acsUrl);
+  const nameId = nameIdFor(input.sp, input.user);
+  const responseId = idp.newId();
+  const assertionId = idp.newId();
+  const assertion = buildAssertion(idp, input, assertionId, nameId);
+  const response = element(
+    NS.samlp,
+    'samlp:Response',
+    { ID: responseId, Version: SAML_VERSION, IssueInstant: samlInstant(idp.clock.now()), Destination: input.acsUrl, InResponseTo: input.inResponseTo },
+    [saml('Issuer', {}, [idp.entityId]), element(NS.samlp, 'samlp:Status', {}, [element(NS.samlp, 'samlp:StatusCode', { Value: TOP_STATUS.Success })]), assertion],
+    [
+      ['samlp', NS.samlp],
+      ['saml', NS.saml],
+    ],
+  );
+  return { response, assertion, responseId, assertionId, nameId };
+}
+
 /** Builds the Response for a signed-in user, signed and encrypted as the SP's config says. */
 export async function buildResponse(idp: SamlIdpContext, input: ResponseInput): Promise<BuiltResponse> {
   const { sp } = input;
-  ensureRegisteredAcs(sp, input.acsUrl);
-  const nameId = nameIdFor(sp, input.user);
-  const responseId = idp.newId();
-  const assertionId = idp.newId();
-  const algorithm = sp.saml.signatureAlgorithm;
+  const { response, assertion, responseId, assertionId, nameId } = buildResponseTree(idp, input);
+  const signing = { credentials: idp.credentials, algorithm: sp.saml.signatureAlgorithm };
+  if (sp.saml.signAssertion) signElement(assertion, signing);
 
-  let assertionXml = buildAssertion(idp, input, assertionId, nameId);
-  if (sp.saml.signAssertion) {
-    assertionXml = signXml(assertionXml, { id: assertionId, credentials: idp.credentials, algorithm });
-  }
   if (sp.saml.encryptAssertion) {
     if (sp.saml.encryptionCert === null) throw new TypeError(`service provider ${sp.id}: encryptAssertion needs an encryptionCert`);
-    const encryptedData = await encryptAssertion(assertionXml, sp.saml.encryptionCert);
-    assertionXml = appendXml(end(create().ele(NS.saml, 'saml:EncryptedAssertion')), encryptedData);
+    const encryptedData = await encryptAssertion(serializeXml(assertion), sp.saml.encryptionCert);
+    const encrypted = appendXml(end(create().ele(NS.saml, 'saml:EncryptedAssertion')), encryptedData);
+    const { doc, root } = responseRoot(idp, responseId, input.acsUrl, input.inResponseTo);
+    appendStatus(root, 'Success');
+    let xml = appendXml(end(doc), encrypted);
+    if (sp.saml.signResponse) xml = signXml(xml, { id: responseId, ...signing });
+    return { xml, responseId, assertionId, nameId };
   }
 
-  const { doc, root } = responseRoot(idp, responseId, input.acsUrl, input.inResponseTo);
-  appendStatus(root, 'Success');
-  let xml = appendXml(end(doc), assertionXml);
-  if (sp.saml.signResponse) {
-    xml = signXml(xml, { id: responseId, credentials: idp.credentials, algorithm });
-  }
-  return { xml, responseId, assertionId, nameId };
+  if (sp.saml.signResponse) signElement(response, signing);
+  return { xml: serializeXml(response), responseId, assertionId, nameId };
 }
 
 export interface StatusResponseInput {

@@ -1,12 +1,23 @@
 /**
- * XML signatures: the one signing step every signed SAML message goes through, and
- * the verification of an enveloped signature on an incoming message.
+ * XML signatures: the signing step every signed SAML message goes through, and the
+ * verification of an enveloped signature on an incoming message.
  *
  * Signatures are enveloped, exclusive-c14n, RSA-SHA256 (or RSA-SHA512) with digests
  * of the same strength, placed right after the signed element's Issuer as the SAML
  * schema wants, with a KeyInfo carrying the signing certificate.
+ *
+ * Two ways to the same signature:
+ * - `signXml` signs XML text with xml-crypto (parse, XPath, canonicalize, serialize):
+ *   the reference, used for messages that are not on a hot path (logout messages,
+ *   status responses, metadata, encrypted assertions);
+ * - `signElement` signs an element of a tree built with c14n.ts, which is canonical
+ *   from birth: one SHA digest of the canonical octets, SignedInfo written
+ *   canonically, one RSA signature with a key parsed once. It produces exactly what
+ *   `signXml` produces for the serialized tree (test/saml/fast-sign.test.ts holds it
+ *   to that), in a fraction of the time: the single sign-on Response uses it.
  */
-import { SignedXml } from 'xml-crypto';
+import crypto, { type KeyObject } from 'node:crypto';
+import { SignedXml, pemCertificates } from 'xml-crypto';
 import { IdpError } from '../errors.js';
 import {
   ACCEPTED_C14N_URIS,
@@ -19,6 +30,7 @@ import {
   type InsecureSignatureAlgorithmName,
   type SignatureAlgorithmName,
 } from './algorithms.js';
+import { attributeOf, canonicalXml, childElement, element, type XmlElement } from './c14n.js';
 import { NS } from './constants.js';
 import { isSafeId } from './ids.js';
 import { attribute, childElements, quote, serialize, type Document, type Element } from './xml.js';
@@ -64,6 +76,72 @@ export function signXml(xml: string, options: SignXmlOptions): string {
       : { reference: target, action: 'prepend' as const };
   sig.computeSignature(xml, { prefix: 'ds', location });
   return sig.getSignedXml();
+}
+
+/** A private key parsed once and the certificates KeyInfo publishes, by the credentials they came from. */
+interface PreparedCredentials {
+  privateKeyPem: string;
+  certificatePem: string;
+  key: KeyObject;
+  certificates: string[];
+}
+
+const prepared = new WeakMap<SigningCredentials, PreparedCredentials>();
+
+function prepare(credentials: SigningCredentials): PreparedCredentials {
+  const cached = prepared.get(credentials);
+  if (cached && cached.privateKeyPem === credentials.privateKeyPem && cached.certificatePem === credentials.certificatePem) return cached;
+  const fresh: PreparedCredentials = {
+    privateKeyPem: credentials.privateKeyPem,
+    certificatePem: credentials.certificatePem,
+    key: crypto.createPrivateKey(credentials.privateKeyPem),
+    // The same certificate text xml-crypto puts in KeyInfo.
+    certificates: pemCertificates(credentials.certificatePem),
+  };
+  prepared.set(credentials, fresh);
+  return fresh;
+}
+
+const ds = (name: string, attrs: Record<string, string> = {}, children: (XmlElement | string)[] = []): XmlElement =>
+  element(NS.ds, `ds:${name}`, attrs, children);
+
+/**
+ * Signs an element of a c14n.ts tree in place: its enveloped signature goes after
+ * its saml:Issuer child (or first, with placement 'first-child'), exactly as
+ * `signXml` would place and compute it for `serializeXml` of the same tree. The
+ * element's ID attribute is what the Reference points at. The digest covers the
+ * element as it is now, so sign inner elements before outer ones.
+ */
+export function signElement(target: XmlElement, options: Omit<SignXmlOptions, 'id'>): void {
+  const id = attributeOf(target, 'ID');
+  if (id === undefined || !isSafeId(id)) throw new TypeError(`signElement: ${target.name} has no usable ID: ${quote(id ?? '')}`);
+  const alg = signatureAlgorithm(options.algorithm ?? DEFAULT_SIGNATURE_ALGORITHM);
+  const { key, certificates } = prepare(options.credentials);
+
+  const digest = crypto.createHash(alg.nodeHash).update(canonicalXml(target), 'utf8').digest('base64');
+  const signedInfo = ds('SignedInfo', {}, [
+    ds('CanonicalizationMethod', { Algorithm: C14N.exclusive }),
+    ds('SignatureMethod', { Algorithm: alg.signatureUri }),
+    ds('Reference', { URI: `#${id}` }, [
+      ds('Transforms', {}, [ds('Transform', { Algorithm: TRANSFORM_ENVELOPED_SIGNATURE }), ds('Transform', { Algorithm: C14N.exclusive })]),
+      ds('DigestMethod', { Algorithm: alg.digestUri }),
+      ds('DigestValue', {}, [digest]),
+    ]),
+  ]);
+  const signatureValue = crypto.sign(alg.nodeHash, Buffer.from(canonicalXml(signedInfo), 'utf8'), key).toString('base64');
+  const children: XmlElement[] = [signedInfo, ds('SignatureValue', {}, [signatureValue])];
+  if (certificates.length > 0) {
+    children.push(ds('KeyInfo', {}, [ds('X509Data', {}, certificates.map((c) => ds('X509Certificate', {}, [c])))]));
+  }
+  const signature = element(NS.ds, 'ds:Signature', {}, children, [['ds', NS.ds]]);
+
+  if ((options.placement ?? 'after-issuer') === 'first-child') {
+    target.children.unshift(signature);
+    return;
+  }
+  const issuer = childElement(target, NS.saml, 'Issuer');
+  if (!issuer) throw new TypeError(`signElement: ${target.name} has no saml:Issuer to put the signature after`);
+  target.children.splice(target.children.indexOf(issuer) + 1, 0, signature);
 }
 
 /**

@@ -56,6 +56,9 @@ export function openDb(dataDir: string): Db {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     migrate(db);
+    // A damaged page would otherwise surface later as failing requests; say so at start, naming the file.
+    const check = db.pragma('quick_check', { simple: true }) as string;
+    if (check !== 'ok') throw new Error(`the integrity check failed (${check.replace(/\*\*\* in database main \*\*\*\s*/, '').replace(/\s*\n\s*/g, '; ')})`);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`Cannot open the store ${file}: ${(err as Error).message}. Move the file away to start with a fresh store.`);

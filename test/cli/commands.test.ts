@@ -37,6 +37,7 @@ describe('mock-idp keys', () => {
     await login(agent, 'alice@example.com', 'alice-password');
     const oldToken = (await agent.get('/sso/token/desk').expect(200)).body.token as string;
     const oldKid = decodeProtectedHeader(oldToken).kid!;
+    const oldCert = before.running.idp.context.keystore.saml.certificateBase64;
     const ports: [number, number] = [before.running.idpPort, before.running.demoPort!];
     await before.close();
 
@@ -53,6 +54,9 @@ describe('mock-idp keys', () => {
       const keySet = createLocalJWKSet(jwks);
       await jwtVerify(oldToken, keySet, { algorithms: ['RS256'], audience: 'desk' });
       await jwtVerify(newToken, keySet, { algorithms: ['RS256'], audience: 'desk' });
+      const metadata = (await request(after.url).get('/saml/metadata').expect(200)).text;
+      const certs = [...metadata.matchAll(/<ds:X509Certificate>([^<]+)</g)].map((m) => m[1]);
+      assert.deepEqual(certs, [after.running.idp.context.keystore.saml.certificateBase64, oldCert], 'the new SAML certificate first, the retired one still published');
     } finally {
       await after.close();
     }

@@ -15,3 +15,11 @@ it('the README starts with the two commands: start the demo, run all tests', () 
   assert.match(block, /^npm ci && npm test /m);
   assert.match(fs.readFileSync('.ci/run', 'utf8'), /^npm ci && npm test$/m);
 });
+
+it('the README library example is the test file test/library/readme-example.test.ts, word for word', () => {
+  const readme = fs.readFileSync('README.md', 'utf8');
+  const file = fs.readFileSync('test/library/readme-example.test.ts', 'utf8');
+  const snippet = file.slice(file.indexOf('// readme-example:start\n') + '// readme-example:start\n'.length, file.indexOf('// readme-example:end'));
+  assert.ok(snippet.includes('startIdp'));
+  assert.ok(readme.includes('```ts\n' + snippet + '```'), 'README shows the example exactly');
+});

@@ -1,0 +1,184 @@
+/**
+ * The control API: JSON over HTTP under /api, for test suites in other
+ * languages and for containers. On only when `adminToken` is set; every call
+ * needs `Authorization: Bearer <adminToken>` (compared in constant time).
+ * Bodies are validated with the config schema, so a bad body is a 400 naming
+ * the field; changes persist in the store.
+ */
+import crypto from 'node:crypto';
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { formatIssues } from '../config/load.js';
+import { serviceProviderSchema, userSchema } from '../config/schema.js';
+import { ConfigError, IdpError } from '../errors.js';
+import { mintJwtFor, samlResponseFor } from '../mint.js';
+import type { User } from '../users/store.js';
+import type { AppContext } from './context.js';
+import { openApiDocument } from './openapi.js';
+
+function tokenMatches(given: string, expected: string): boolean {
+  // Hash both sides so the comparison takes the same time whatever the lengths.
+  const a = crypto.createHash('sha256').update(given).digest();
+  const b = crypto.createHash('sha256').update(expected).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+/** Parses a body with a schema, or a 400 that names each bad field. */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success) {
+    throw new IdpError('bad_request', `Invalid ${what}:\n${formatIssues(parsed.error)}`, {
+      detail: parsed.error.issues.map((i) => i.path.join('.')).join(', '),
+    });
+  }
+  return parsed.data;
+}
+
+export const userPatchSchema = userSchema.omit({ email: true }).partial().strict();
+export const tokenRequestSchema = z.strictObject({
+  sp: z.string().min(1).describe('Service provider id.'),
+  user: z.string().min(1).describe('Email of the user.'),
+  claims: z.record(z.string(), z.unknown()).default({}).describe('Claims to set; null removes one.'),
+});
+export const samlResponseRequestSchema = z.strictObject({
+  sp: z.string().min(1),
+  user: z.string().min(1),
+  acsUrl: z.string().optional(),
+  inResponseTo: z.string().min(1).max(256).optional(),
+});
+export const sessionRequestSchema = z.strictObject({ email: z.string().min(1) });
+
+function publicUser(u: User): Record<string, unknown> {
+  return { email: u.email, name: u.name ?? null, attributes: u.attributes, disabled: u.disabled };
+}
+
+/** A service provider as the API shows it: as written, with secrets masked. */
+function publicSp(input: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(input, (k, v: unknown) => ((k === 'secret' || k === 'privateKey') && typeof v === 'string' ? '********' : v)),
+  ) as unknown;
+}
+
+function spInputs(ctx: AppContext): Record<string, unknown>[] {
+  return ctx.config.serviceProviderInputs as Record<string, unknown>[];
+}
+
+export function apiRouter(ctx: AppContext): Router {
+  const router = Router();
+
+  router.get('/api/openapi.json', (_req, res) => {
+    res.json(openApiDocument(ctx.config.baseUrl));
+  });
+
+  router.use('/api', (req: Request, res: Response, next: NextFunction) => {
+    res.set('Cache-Control', 'no-store');
+    const expected = ctx.config.adminToken;
+    if (!expected) {
+      next(new IdpError('not_found', 'The control API is off: set adminToken in the config (or MOCK_IDP_ADMIN_TOKEN).'));
+      return;
+    }
+    const header = req.get('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m || !tokenMatches(m[1]!, expected)) {
+      next(
+        new IdpError('not_signed_in', m ? 'The bearer token is not the adminToken.' : 'Send Authorization: Bearer <adminToken>.', {
+          headers: { 'WWW-Authenticate': 'Bearer realm="mock-idp"' },
+        }),
+      );
+      return;
+    }
+    next();
+  });
+
+  // ---- users ----
+  router.get('/api/users', (_req, res) => {
+    res.json({ users: ctx.users.list().map(publicUser) });
+  });
+  router.post('/api/users', async (req, res) => {
+    const input = parseBody(userSchema, req.body, 'user');
+    res.status(201).json(publicUser(await ctx.users.create(input)));
+  });
+  router.get('/api/users/:email', (req, res) => {
+    const user = ctx.users.find(req.params.email);
+    if (!user) throw new IdpError('not_found', `There is no user ${req.params.email}.`);
+    res.json(publicUser(user));
+  });
+  router.patch('/api/users/:email', async (req, res) => {
+    const patch = parseBody(userPatchSchema, req.body, 'user update');
+    res.json(publicUser(await ctx.users.update(req.params.email, patch)));
+  });
+  router.delete('/api/users/:email', (req, res) => {
+    ctx.users.delete(req.params.email);
+    res.status(204).end();
+  });
+
+  // ---- service providers ----
+  const replaceSps = async (inputs: unknown[]) => {
+    try {
+      return await ctx.setServiceProviders(inputs);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new IdpError('bad_request', err.message);
+      throw err;
+    }
+  };
+  const indexOf = (id: string): number => spInputs(ctx).findIndex((sp) => sp.id === id);
+
+  router.get('/api/service-providers', (_req, res) => {
+    res.json({ serviceProviders: spInputs(ctx).map(publicSp) });
+  });
+  router.post('/api/service-providers', async (req, res) => {
+    const input = parseBody(serviceProviderSchema, req.body, 'service provider');
+    if (indexOf(input.id) !== -1) throw new IdpError('conflict', `A service provider with the id ${input.id} already exists.`);
+    const generated = await replaceSps([...spInputs(ctx), req.body]);
+    const secret = generated.find((g) => g.spId === input.id)?.secret;
+    // A generated HS256 secret is returned once, here, to configure the SP with.
+    res.status(201).json({ ...(publicSp(req.body) as object), ...(secret ? { generatedSecret: secret } : {}) });
+  });
+  router.get('/api/service-providers/:id', (req, res) => {
+    const i = indexOf(req.params.id);
+    if (i === -1) throw new IdpError('not_found', `There is no service provider ${req.params.id}.`);
+    res.json(publicSp(spInputs(ctx)[i]));
+  });
+  router.put('/api/service-providers/:id', async (req, res) => {
+    const i = indexOf(req.params.id);
+    if (i === -1) throw new IdpError('not_found', `There is no service provider ${req.params.id}.`);
+    const body = { ...(req.body as Record<string, unknown>), id: (req.body as Record<string, unknown> | undefined)?.id ?? req.params.id };
+    parseBody(serviceProviderSchema, body, 'service provider');
+    if (body.id !== req.params.id) throw new IdpError('bad_request', `The body's id (${String(body.id)}) differs from the URL's (${req.params.id}).`);
+    const list = [...spInputs(ctx)];
+    list[i] = body;
+    const generated = await replaceSps(list);
+    const secret = generated.find((g) => g.spId === req.params.id)?.secret;
+    res.json({ ...(publicSp(body) as object), ...(secret ? { generatedSecret: secret } : {}) });
+  });
+  router.delete('/api/service-providers/:id', async (req, res) => {
+    const i = indexOf(req.params.id);
+    if (i === -1) throw new IdpError('not_found', `There is no service provider ${req.params.id}.`);
+    await replaceSps(spInputs(ctx).filter((_, j) => j !== i));
+    res.status(204).end();
+  });
+
+  // ---- tokens, responses, sessions ----
+  router.post('/api/tokens', async (req, res) => {
+    const body = parseBody(tokenRequestSchema, req.body, 'token request');
+    const minted = await mintJwtFor(ctx, body.sp, body.user, body.claims);
+    res.status(201).json(minted);
+  });
+  router.post('/api/saml/responses', async (req, res) => {
+    const body = parseBody(samlResponseRequestSchema, req.body, 'SAML response request');
+    res.status(201).json(await samlResponseFor(ctx, body.sp, body.user, { acsUrl: body.acsUrl, inResponseTo: body.inResponseTo }));
+  });
+  router.post('/api/sessions', async (req, res) => {
+    const body = parseBody(sessionRequestSchema, req.body, 'session request');
+    const user = ctx.users.find(body.email);
+    if (!user || user.disabled) throw new IdpError('bad_request', `There is no active user ${body.email}.`);
+    res.status(201).json(await ctx.sessions.issue(user.email, ctx.clock.now()));
+  });
+
+  router.post('/api/reset', async (_req, res) => {
+    await ctx.reset();
+    res.status(204).end();
+  });
+
+  return router;
+}
