@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { systemClock, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
 import type { ResolvedConfig } from './config/load.js';
 import { pinoHttp } from 'pino-http';
 import { createLogger, redactUrl, type Logger } from './logger.js';
@@ -51,7 +51,7 @@ function spOrigins(config: ResolvedConfig): string[] {
 }
 
 export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Promise<Idp> {
-  const services = await createServices(config, { clock: deps.clock ?? systemClock, logger: deps.logger ?? createLogger() });
+  const services = await createServices(config, { ...(deps.clock ? { clock: deps.clock } : {}), logger: deps.logger ?? createLogger() });
   const { db, keystore, logger } = services;
   let redis: RedisSessions | undefined;
   try {

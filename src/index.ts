@@ -12,7 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createIdp, type Idp } from './app.js';
-import { fixedClock, offsetClock, systemClock, type Clock } from './clock.js';
+import { fixedClock, offsetClock, type Clock } from './clock.js';
 import { resolveConfig, type ResolvedConfig, type ResolvedServiceProvider } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
 import type { IssuedSession } from './http/session.js';
@@ -76,8 +76,7 @@ export interface RunningIdp {
   close(): Promise<void>;
 }
 
-function toClock(clock: StartIdpOptions['clock']): Clock {
-  if (clock === undefined) return systemClock;
+function toClock(clock: NonNullable<StartIdpOptions['clock']>): Clock {
   if (typeof clock === 'object') return clock;
   if (typeof clock === 'number') return offsetClock(clock);
   return fixedClock(clock);
@@ -107,7 +106,8 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<RunningId
       dataDir: options.dataDir ?? options.config?.dataDir ?? ':memory:',
     };
     const config = resolveConfig(input, { source: 'startIdp({ config })', baseDir: process.cwd() });
-    idp = await createIdp(config, { clock: toClock(options.clock), logger: options.logger ?? silentLogger });
+    // Without a clock option, the config's `clock` (or the real time) applies.
+    idp = await createIdp(config, { ...(options.clock !== undefined ? { clock: toClock(options.clock) } : {}), logger: options.logger ?? silentLogger });
     server.on('request', idp.app);
   } catch (err) {
     await closeServer(server);

@@ -7,7 +7,6 @@ import type { ResolvedJwtSp, ResolvedServiceProvider } from './config/load.js';
 import { IdpError } from './errors.js';
 import type { MintedToken } from './jwt/signer.js';
 import { encodePost } from './saml/binding.js';
-import { randomSamlId } from './saml/ids.js';
 import { isSamlSp } from './saml/inbound.js';
 import { buildResponse } from './saml/response.js';
 import type { Services } from './services.js';
@@ -57,13 +56,13 @@ export async function samlResponseFor(services: Services, spId: string, user: st
   if (!isSamlSp(sp)) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no saml section.`);
   const acsUrl = options.acsUrl ?? sp.saml.acsUrls[0]!;
   if (!sp.saml.acsUrls.includes(acsUrl)) throw new IdpError('invalid_acs_url', `${acsUrl} is not one of ${sp.id}'s acsUrls.`);
-  const idp = { entityId: services.config.saml.entityId, credentials: services.keystore.saml, clock: services.clock, newId: randomSamlId };
+  const idp = { entityId: services.config.saml.entityId, credentials: services.keystore.saml, clock: services.clock, newId: services.ids.samlId };
   const built = await buildResponse(idp, {
     sp,
     user: requireUser(services, user),
     acsUrl,
     inResponseTo: options.inResponseTo,
-    sessionIndex: options.sessionIndex ?? randomSamlId(),
+    sessionIndex: options.sessionIndex ?? services.ids.samlId(),
     authnInstant: services.clock.now(),
   });
   return { samlResponse: encodePost(built.xml), xml: built.xml, acsUrl, responseId: built.responseId, assertionId: built.assertionId };

@@ -289,6 +289,15 @@ export const configSchema = z
       .max(100_000)
       .default(1000)
       .describe('How many single sign-ons the flow history (/flows, GET /api/events) keeps, newest first; 0 keeps none. In memory: a restart empties it.'),
+    clock: z
+      .union([z.iso.datetime({ offset: true }), z.number().int()])
+      .optional()
+      .describe('Deterministic mode: a fixed time (ISO 8601, e.g. "2030-01-01T00:00:00Z") or an offset in seconds from the real time, used for every iat/exp and SAML timestamp.'),
+    deterministicSeed: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Deterministic mode: jti values, SAML IDs and session indexes derive from this seed (in order), so with a fixed clock the same calls give byte-for-byte the same tokens and assertions.'),
     users: z.array(userSchema).default([]).describe('Users who can sign in.'),
     serviceProviders: serviceProvidersSchema.default([]).describe('Registered service providers.'),
     saml: z

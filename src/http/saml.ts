@@ -15,7 +15,6 @@ import { IdpError } from '../errors.js';
 import { nameIdPolicyStatus, receiveAuthnRequest, type AuthnRequest } from '../saml/authn-request.js';
 import { encodePost, type IncomingMessage } from '../saml/binding.js';
 import { LIMITS, type SamlStatus } from '../saml/constants.js';
-import { randomSamlId } from '../saml/ids.js';
 import { isSamlSp, type SamlServiceProvider } from '../saml/inbound.js';
 import {
   buildLogoutRequest,
@@ -115,7 +114,7 @@ export function samlRouter(ctx: AppContext): Router {
   const router = Router();
   const { config } = ctx;
   const endpoints = samlEndpoints(config.baseUrl);
-  const idp: SamlIdpContext = { entityId: config.saml.entityId, credentials: ctx.keystore.saml, clock: ctx.clock, newId: randomSamlId };
+  const idp: SamlIdpContext = { entityId: config.saml.entityId, credentials: ctx.keystore.saml, clock: ctx.clock, newId: ctx.ids.samlId };
   const replay = new ReplayCache(ctx.clock);
   const pending = new PendingStore<Pending>(() => ctx.clock.now());
   // Metadata depends on the registered SPs (WantAuthnRequestsSigned): built once, again after they change.
@@ -165,7 +164,7 @@ export function samlRouter(ctx: AppContext): Router {
     inResponseTo: string | undefined,
     relayState: string | undefined,
   ): Promise<void> => {
-    const state = (req.session.saml ??= { sessionIndex: randomSamlId(), sps: {} });
+    const state = (req.session.saml ??= { sessionIndex: ctx.ids.samlId(), sps: {} });
     const built = await buildResponse(idp, {
       sp,
       user,
