@@ -11,7 +11,8 @@ import { DEMO_CONFIG_FILE, formatIssues, loadConfig, type ResolvedConfig } from 
 import { userSchema } from './config/schema.js';
 import { ConfigError, IdpError } from './errors.js';
 import { listRetired, loadKeystore, rotateKeys } from './keys/keystore.js';
-import { createServices } from './services.js';
+import { createServices, type Services } from './services.js';
+import { mintJwtFor, samlResponseFor } from './mint.js';
 import { trustInstructions } from './keys/tls.js';
 import { startAll, type Running } from './server.js';
 
@@ -59,16 +60,20 @@ ${COMMON_OPTIONS}  --keys-dir DIR     keys folder (env KEYS_DIR; default: the co
 `;
 
 const MINT_HELP = `Usage: mock-idp mint jwt --sp ID --user EMAIL [options]
+       mock-idp mint saml --sp ID --user EMAIL [--acs-url URL] [--in-response-to ID] [--xml|--json]
 
-Print a token for a user and a service provider, made by the same code as the
-server (signed with the same keys and secrets).
+Print a token (or a base64 SAMLResponse) for a user and a service provider, made
+by the same code as the server (signed with the same keys and secrets).
 
 Options:
 ${COMMON_OPTIONS}  --sp ID            the service provider
   --user EMAIL       the user (from the config or the store)
   --claim K=V        set a claim (repeatable; a JSON value is parsed: --claim exp=0);
                      K= with no value removes the claim
-  --json             print { token, header, claims } instead of the token alone
+  --json             print { token, header, claims } (jwt) or { samlResponse, xml, … } (saml)
+  --xml              saml: print the XML instead of base64
+  --acs-url URL      saml: one of the SP's acsUrls (default: its first)
+  --in-response-to ID  saml: the AuthnRequest ID it answers (default: unsolicited)
 `;
 
 const USERS_HELP = `Usage: mock-idp users list|add|disable|enable [options]
@@ -269,6 +274,11 @@ async function keys(args: string[]): Promise<number> {
   return 0;
 }
 
+/** An unknown SP id is a usage error (exit 2) naming the known ones. */
+function requireKnownSp(services: Services, id: string): void {
+  if (!services.sp(id)) throw new UsageError(`there is no service provider "${id}" (known: ${services.config.serviceProviders.map((s) => s.id).join(', ') || 'none'})`);
+}
+
 async function mint(args: string[]): Promise<number> {
   const { values, positionals } = parse({
     args,
@@ -280,6 +290,9 @@ async function mint(args: string[]): Promise<number> {
       user: { type: 'string' },
       claim: { type: 'string', multiple: true },
       json: { type: 'boolean' },
+      xml: { type: 'boolean' },
+      'acs-url': { type: 'string' },
+      'in-response-to': { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -287,8 +300,20 @@ async function mint(args: string[]): Promise<number> {
     process.stdout.write(MINT_HELP);
     return 0;
   }
-  if (positionals.length !== 1 || positionals[0] !== 'jwt') throw new UsageError('mint takes "jwt" (see mock-idp mint --help)');
-  if (!values.sp || !values.user) throw new UsageError('mint jwt needs --sp ID and --user EMAIL');
+  const kind = positionals[0];
+  if (positionals.length !== 1 || (kind !== 'jwt' && kind !== 'saml')) throw new UsageError('mint takes "jwt" or "saml" (see mock-idp mint --help)');
+  if (!values.sp || !values.user) throw new UsageError(`mint ${kind} needs --sp ID and --user EMAIL`);
+  if (kind === 'saml') {
+    const services = await createServices(offlineConfig(values));
+    try {
+      requireKnownSp(services, values.sp);
+      const built = await samlResponseFor(services, values.sp, values.user, { acsUrl: values['acs-url'], inResponseTo: values['in-response-to'] });
+      process.stdout.write(values.json ? `${JSON.stringify(built, null, 2)}\n` : `${values.xml ? built.xml : built.samlResponse}\n`);
+      return 0;
+    } finally {
+      services.close();
+    }
+  }
   const overrides: Record<string, unknown> = {};
   for (const [k, v] of pairs(values.claim, '--claim')) {
     if (v === '') overrides[k] = null;
@@ -302,12 +327,8 @@ async function mint(args: string[]): Promise<number> {
   }
   const services = await createServices(offlineConfig(values));
   try {
-    const sp = services.sp(values.sp);
-    if (!sp) throw new UsageError(`there is no service provider "${values.sp}" (known: ${services.config.serviceProviders.map((s) => s.id).join(', ') || 'none'})`);
-    if (!sp.jwt) throw new UsageError(`service provider "${sp.id}" has no jwt section`);
-    const user = services.users.find(values.user);
-    if (!user) throw new UsageError(`there is no user ${values.user}`);
-    const minted = await services.jwtSigner.mint({ ...sp, jwt: sp.jwt }, user, overrides);
+    requireKnownSp(services, values.sp);
+    const minted = await mintJwtFor(services, values.sp, values.user, overrides);
     process.stdout.write(values.json ? `${JSON.stringify(minted, null, 2)}\n` : `${minted.token}\n`);
     return 0;
   } finally {

@@ -10,6 +10,7 @@ import { offsetClock } from '../../src/clock.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { HS_SECRET, demoLikeConfig, startTestIdp, tempDir } from '../helpers/idp.js';
 import { login } from '../helpers/http.js';
+import { xmlsecVerify } from '../helpers/xmlsec.js';
 
 const execFileP = promisify(execFile);
 const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
@@ -88,6 +89,19 @@ describe('mock-idp mint and users', () => {
     assert.equal(payload.name, undefined);
     await cliFails(['mint', 'jwt', '--config', config, '--sp', 'nope', '--user', 'alice@example.com'], 2, /there is no service provider "nope" \(known: comm100, desk, es\)/);
     await cliFails(['mint', 'jwt', '--config', config, '--sp', 'comm100'], 2, /mint jwt needs --sp ID and --user EMAIL/);
+  });
+
+  it('mints a signed SAML Response that xmlsec1 verifies', async () => {
+    const dataDir = tempDir();
+    const { stdout } = await cli('mint', 'saml', '--data-dir', dataDir, '--sp', 'comm100', '--user', 'alice@example.com', '--in-response-to', '_abc', '--json');
+    const built = JSON.parse(stdout) as { samlResponse: string; xml: string; acsUrl: string };
+    assert.equal(Buffer.from(built.samlResponse, 'base64').toString(), built.xml);
+    assert.equal(built.acsUrl, 'http://localhost:8081/sso/saml/acs');
+    assert.match(built.xml, /InResponseTo="_abc"/);
+    const cert = fs.readFileSync(path.resolve('keys/saml-signing.crt.pem'), 'utf8');
+    const verified = await xmlsecVerify(built.xml, { certificatePem: cert, mode: 'configured-key', signatureOf: 'Assertion' });
+    assert.ok(verified.ok, verified.stderr);
+    await cliFails(['mint', 'saml', '--data-dir', dataDir, '--sp', 'desk', '--user', 'alice@example.com'], 1, /Service provider "desk" has no saml section/);
   });
 
   it('adds and disables users in the store, and the server honours it', async () => {
