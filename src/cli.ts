@@ -91,6 +91,8 @@ ${COMMON_OPTIONS}`;
 class UsageError extends Error {}
 
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+/** The options every offline command (keys, mint, users) takes. */
+const OFFLINE_OPTIONS = { ...HELP_OPTION, config: { type: 'string' }, 'data-dir': { type: 'string' } } as const;
 
 function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
@@ -230,7 +232,7 @@ function pairs(list: string[] | undefined, what: string): [string, string][] {
 async function keys(args: string[]): Promise<number> {
   const { values, positionals } = parse({
     args,
-    options: { ...HELP_OPTION, config: { type: 'string' }, 'data-dir': { type: 'string' }, 'keys-dir': { type: 'string' } },
+    options: { ...OFFLINE_OPTIONS, 'keys-dir': { type: 'string' } },
     allowPositionals: true,
   });
   if (values.help) {
@@ -283,9 +285,7 @@ async function mint(args: string[]): Promise<number> {
   const { values, positionals } = parse({
     args,
     options: {
-      ...HELP_OPTION,
-      config: { type: 'string' },
-      'data-dir': { type: 'string' },
+      ...OFFLINE_OPTIONS,
       sp: { type: 'string' },
       user: { type: 'string' },
       claim: { type: 'string', multiple: true },
@@ -346,9 +346,7 @@ async function users(args: string[]): Promise<number> {
   const { values, positionals } = parse({
     args,
     options: {
-      ...HELP_OPTION,
-      config: { type: 'string' },
-      'data-dir': { type: 'string' },
+      ...OFFLINE_OPTIONS,
       email: { type: 'string' },
       password: { type: 'string' },
       'password-stdin': { type: 'boolean' },
