@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'public/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'public/', '.scratch*/', 'bench/out/', 'test-results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -19,9 +19,13 @@ import { errorHandler, notFound } from './http/error-handler.js';
 import { homeRouter } from './http/home.js';
 import { jwtRouter } from './http/jwt.js';
 import { samlRouter } from './http/saml.js';
+import { reviewRouter } from './http/review.js';
+import { debugRouter } from './http/debug.js';
+import { flowsRouter } from './http/flows.js';
 import { loginRouter } from './http/login.js';
 import { sessionIssuer, sessionMiddleware, sessionSecret } from './http/session.js';
 import { apiRouter } from './http/api.js';
+import { conformanceRouter } from './http/conformance.js';
 import './http/session-types.js';
 
 export interface IdpDeps {
@@ -148,7 +152,11 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use(loginRouter(context));
     app.use(jwtRouter(context));
     app.use(samlRouter(context));
+    app.use(reviewRouter(context));
+    app.use(debugRouter(context));
+    app.use(flowsRouter(context));
     app.use(apiRouter(context));
+    app.use(conformanceRouter(context));
 
     app.use(notFound());
     app.use(errorHandler(logger));

@@ -13,6 +13,9 @@ import { ConfigError, IdpError } from './errors.js';
 import { listRetired, loadKeystore, rotateKeys } from './keys/keystore.js';
 import { createServices, type Services } from './services.js';
 import { mintJwtFor, samlResponseFor } from './mint.js';
+import { runConformance } from './conformance/runner.js';
+import { parseFaults } from './faults/index.js';
+import { REPORT_FORMATS, formatReport, headline, type ReportFormat } from './conformance/report.js';
 import { trustInstructions } from './keys/tls.js';
 import { startAll, type Running } from './server.js';
 
@@ -40,6 +43,7 @@ Commands:
   keys list|generate|rotate      show, create or rotate the signing keys
   mint jwt --sp ID --user EMAIL  print a token without a server
   users list|add|disable|enable  manage users in the data directory's store
+  conformance --sp ID            fire good and bad tokens/assertions at an SP and report
 
 Run "mock-idp <command> --help" for a command's options.
 `;
@@ -70,6 +74,7 @@ ${COMMON_OPTIONS}  --sp ID            the service provider
   --user EMAIL       the user (from the config or the store)
   --claim K=V        set a claim (repeatable; a JSON value is parsed: --claim exp=0);
                      K= with no value removes the claim
+  --fault F          inject a fault (repeatable), e.g. --fault expired, --fault clock-skew=120
   --json             print { token, header, claims } (jwt) or { samlResponse, xml, … } (saml)
   --xml              saml: print the XML instead of base64
   --acs-url URL      saml: one of the SP's acsUrls (default: its first)
@@ -291,6 +296,7 @@ async function mint(args: string[]): Promise<number> {
       claim: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       xml: { type: 'boolean' },
+      fault: { type: 'string', multiple: true },
       'acs-url': { type: 'string' },
       'in-response-to': { type: 'string' },
     },
@@ -307,8 +313,9 @@ async function mint(args: string[]): Promise<number> {
     const services = await createServices(offlineConfig(values));
     try {
       requireKnownSp(services, values.sp);
-      const built = await samlResponseFor(services, values.sp, values.user, { acsUrl: values['acs-url'], inResponseTo: values['in-response-to'] });
-      process.stdout.write(values.json ? `${JSON.stringify(built, null, 2)}\n` : `${values.xml ? built.xml : built.samlResponse}\n`);
+      const built = await samlResponseFor(services, values.sp, values.user, { acsUrl: values['acs-url'], inResponseTo: values['in-response-to'], faults: parseFaults('saml', values.fault) });
+      const { issued: _issued, ...printable } = built;
+      process.stdout.write(values.json ? `${JSON.stringify(printable, null, 2)}\n` : `${values.xml ? built.xml : built.samlResponse}\n`);
       return 0;
     } finally {
       services.close();
@@ -328,7 +335,7 @@ async function mint(args: string[]): Promise<number> {
   const services = await createServices(offlineConfig(values));
   try {
     requireKnownSp(services, values.sp);
-    const minted = await mintJwtFor(services, values.sp, values.user, overrides);
+    const minted = await mintJwtFor(services, values.sp, values.user, overrides, parseFaults('jwt', values.fault));
     process.stdout.write(values.json ? `${JSON.stringify(minted, null, 2)}\n` : `${minted.token}\n`);
     return 0;
   } finally {
@@ -389,6 +396,57 @@ async function users(args: string[]): Promise<number> {
   }
 }
 
+const CONFORMANCE_HELP = `Usage: mock-idp conformance --sp ID [options]
+
+Deliver one valid token or assertion to the service provider as a browser would,
+then every fault mock-idp can inject (and a replay of the valid one), each in a
+fresh cookie jar, and report what the SP wrongly accepts. Only the SP's
+registered URLs are contacted. Exit code 0 only if the valid case was accepted
+and every bad case rejected; 1 otherwise.
+
+Options:
+${COMMON_OPTIONS}  --sp ID            the service provider (its conformance section says how to tell acceptance)
+  --user EMAIL       whose tokens to send (default: the first active user)
+  --protocol P       jwt or saml (default: both, as the SP has them)
+  --format F         text (default), json, junit or html
+  --out FILE         write the report there instead of standard output
+`;
+
+async function conformance(args: string[]): Promise<number> {
+  const { values, positionals } = parse({
+    args,
+    options: { ...OFFLINE_OPTIONS, sp: { type: 'string' }, user: { type: 'string' }, protocol: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(CONFORMANCE_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (!values.sp) throw new UsageError('conformance needs --sp ID');
+  const format = (values.format ?? 'text') as ReportFormat;
+  if (!REPORT_FORMATS.includes(format)) throw new UsageError(`--format takes ${REPORT_FORMATS.join(', ')}, not "${values.format}"`);
+  if (values.protocol !== undefined && values.protocol !== 'jwt' && values.protocol !== 'saml') throw new UsageError('--protocol takes jwt or saml');
+  const services = await createServices(offlineConfig(values));
+  try {
+    requireKnownSp(services, values.sp);
+    const report = await runConformance(services, values.sp, {
+      ...(values.user ? { user: values.user } : {}),
+      ...(values.protocol ? { protocols: [values.protocol as 'jwt' | 'saml'] } : {}),
+    });
+    const text = formatReport(report, format);
+    if (values.out) {
+      fs.writeFileSync(values.out, text);
+      process.stderr.write(`${headline(report)}\nreport written to ${values.out}\n`);
+    } else {
+      process.stdout.write(text);
+    }
+    return report.ok ? 0 : 1;
+  } finally {
+    services.close();
+  }
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   try {
@@ -404,6 +462,7 @@ export async function runCli(argv: string[]): Promise<number> {
     if (first === 'keys') return await keys(rest);
     if (first === 'mint') return await mint(rest);
     if (first === 'users') return await users(rest);
+    if (first === 'conformance') return await conformance(rest);
     if (first === 'help') {
       process.stdout.write(MAIN_HELP);
       return 0;
@@ -420,7 +479,8 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     if (err instanceof IdpError && err.expose) {
       process.stderr.write(`mock-idp: ${err.message}\n`);
-      return 1;
+      // A bad --fault value is a usage error; anything else failed at run time.
+      return err.code === 'invalid_fault' ? 2 : 1;
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {

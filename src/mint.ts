@@ -8,7 +8,7 @@ import { IdpError } from './errors.js';
 import type { MintedToken } from './jwt/signer.js';
 import { encodePost } from './saml/binding.js';
 import { isSamlSp } from './saml/inbound.js';
-import { buildResponse } from './saml/response.js';
+import type { IssuedSamlResponse, JwtFault, SamlFault } from './faults/index.js';
 import type { Services } from './services.js';
 import type { User } from './users/store.js';
 
@@ -28,13 +28,21 @@ export function requireUser(services: Services, user: string | User): User {
   return found;
 }
 
-export async function mintJwtFor(services: Services, spId: string, user: string | User, overrides: Record<string, unknown> = {}): Promise<MintedToken> {
+export async function mintJwtFor(
+  services: Services,
+  spId: string,
+  user: string | User,
+  overrides: Record<string, unknown> = {},
+  faults: readonly JwtFault[] = [],
+): Promise<MintedToken & { faults: JwtFault[] }> {
   const sp = requireSp(services, spId);
   if (!sp.jwt) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no jwt section.`);
-  return services.jwtSigner.mint({ ...sp, jwt: sp.jwt as ResolvedJwtSp }, requireUser(services, user), overrides);
+  return services.faults.mintJwt({ ...sp, jwt: sp.jwt as ResolvedJwtSp }, requireUser(services, user), { overrides, faults });
 }
 
 export interface SamlResponseOptions {
+  /** Faults to inject (see the fault catalog). */
+  faults?: readonly SamlFault[] | undefined;
   /** One of the SP's acsUrls; default: its first. */
   acsUrl?: string | undefined;
   /** The AuthnRequest ID it answers; absent for an unsolicited response. */
@@ -49,6 +57,8 @@ export interface BuiltSamlResponse {
   acsUrl: string;
   responseId: string;
   assertionId: string;
+  /** What the fault injector built (for the flow history). */
+  issued: IssuedSamlResponse;
 }
 
 export async function samlResponseFor(services: Services, spId: string, user: string | User, options: SamlResponseOptions = {}): Promise<BuiltSamlResponse> {
@@ -57,13 +67,10 @@ export async function samlResponseFor(services: Services, spId: string, user: st
   const acsUrl = options.acsUrl ?? sp.saml.acsUrls[0]!;
   if (!sp.saml.acsUrls.includes(acsUrl)) throw new IdpError('invalid_acs_url', `${acsUrl} is not one of ${sp.id}'s acsUrls.`);
   const idp = { entityId: services.config.saml.entityId, credentials: services.keystore.saml, clock: services.clock, newId: services.ids.samlId };
-  const built = await buildResponse(idp, {
-    sp,
-    user: requireUser(services, user),
-    acsUrl,
-    inResponseTo: options.inResponseTo,
-    sessionIndex: options.sessionIndex ?? services.ids.samlId(),
-    authnInstant: services.clock.now(),
-  });
-  return { samlResponse: encodePost(built.xml), xml: built.xml, acsUrl, responseId: built.responseId, assertionId: built.assertionId };
+  const built = await services.faults.samlResponse(
+    idp,
+    { sp, user: requireUser(services, user), acsUrl, inResponseTo: options.inResponseTo, sessionIndex: options.sessionIndex ?? services.ids.samlId(), authnInstant: services.clock.now() },
+    { faults: options.faults ?? [] },
+  );
+  return { samlResponse: encodePost(built.xml), xml: built.xml, acsUrl, responseId: built.responseId, assertionId: built.assertionId, issued: built };
 }

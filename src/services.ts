@@ -185,6 +185,8 @@ export class Services {
     await this.users.resetToConfig(this.fileConfig.users);
     await this.setServiceProviders(this.fileConfig.serviceProviderInputs);
     this.db.prepare('DELETE FROM kv WHERE key = ?').run(RUNTIME_SPS_KEY);
+    this.faults.reset();
+    this.flows.clear();
   }
 
   close(): void {

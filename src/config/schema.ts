@@ -145,6 +145,26 @@ export const samlSpSchema = z
   })
   .describe('SAML 2.0 single sign-on for this service provider.');
 
+export const conformanceSchema = z
+  .strictObject({
+    startUrl: httpUrl
+      .optional()
+      .describe('SP-initiated SAML: a URL of the SP that answers with a redirect carrying a fresh AuthnRequest (e.g. its "Sign in with SAML" link).'),
+    acceptedWhen: z
+      .strictObject({
+        status: z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]).optional().describe('The SP answered with this status (or one of these).'),
+        locationMatches: z.string().min(1).optional().describe('A regular expression the Location header matches.'),
+        bodyContains: z.string().min(1).optional().describe('Text the answer body contains.'),
+        cookieSet: z.string().min(1).optional().describe('The answer sets this cookie (the SP\'s session).'),
+        probeUrl: httpUrl.optional().describe('A URL of the SP that answers 200 with the cookies the delivery set, and not otherwise.'),
+      })
+      .default({})
+      .describe('How to tell that the SP accepted a token or assertion; every condition given must hold. Default: a status below 400 that sets a cookie.'),
+    timeoutMs: z.number().int().min(100).max(60_000).default(5_000).describe('Per-request timeout.'),
+    totalTimeoutMs: z.number().int().min(1_000).max(600_000).default(120_000).describe('Cap on a whole run.'),
+  })
+  .describe('The SP conformance runner (`mock-idp conformance`): how to start SP-initiated SAML and how to tell acceptance.');
+
 export const serviceProviderSchema = z
   .strictObject({
     id: z
@@ -163,6 +183,25 @@ export const serviceProviderSchema = z
       .boolean()
       .default(false)
       .describe('Show the review page (decoded token or assertion, Send, Edit and send, Copy as curl, a fault to inject) before every delivery to this SP, as `?review=1` does for one sign-in.'),
+    conformance: conformanceSchema.optional(),
+  })
+  .superRefine((sp, ctx) => {
+    // The runner only ever targets the SP's own registered origins.
+    const origins = new Set([...(sp.jwt?.redirectUrls ?? []), ...(sp.saml?.acsUrls ?? [])].map((u) => new URL(u).origin));
+    for (const key of ['startUrl', 'probeUrl'] as const) {
+      const url = key === 'startUrl' ? sp.conformance?.startUrl : sp.conformance?.acceptedWhen.probeUrl;
+      if (url !== undefined && !origins.has(new URL(url).origin)) {
+        const path = key === 'startUrl' ? ['conformance', 'startUrl'] : ['conformance', 'acceptedWhen', 'probeUrl'];
+        ctx.addIssue({ code: 'custom', path, message: "must be on the origin of one of the SP's redirectUrls or acsUrls" });
+      }
+    }
+    if (sp.conformance?.acceptedWhen.locationMatches !== undefined) {
+      try {
+        new RegExp(sp.conformance.acceptedWhen.locationMatches);
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['conformance', 'acceptedWhen', 'locationMatches'], message: 'is not a valid regular expression' });
+      }
+    }
   })
   .describe('A service provider registered with the IdP.');
 

@@ -160,6 +160,25 @@ function decrypt(encryptedAssertion: Element, keyPem: string | undefined): Promi
 }
 
 /**
+ * A comment inside a NameID, as received (the signed XML that the checks read has none:
+ * exclusive c14n drops comments). Signatures do not cover comments, and a parser that
+ * reads only the first text node stops at one (CVE-2017-11427), so this SP refuses it.
+ */
+function refuseCommentedNameId(root: Element): void {
+  const nameIds = root.localName === 'NameID' ? [root] : Array.from(root.getElementsByTagNameNS(NS.saml, 'NameID'));
+  for (const nameId of nameIds) {
+    for (let n = nameId.firstChild; n; n = n.nextSibling) {
+      if (n.nodeType === 8) {
+        throw new SamlDemoError(
+          401,
+          `The NameID ${JSON.stringify(text(nameId))} is split by an XML comment. Signatures do not cover comments, so a careless SP would read only ${JSON.stringify((nameId.firstChild?.nodeValue ?? '').trim())}; this SP refuses such a NameID.`,
+        );
+      }
+    }
+  }
+}
+
+/**
  * The signed Response (when the IdP signs it) and the signed or enclosed Assertion,
  * re-read from the XML the signatures cover, never from the rest of the document.
  */
@@ -173,6 +192,7 @@ async function extractSigned(responseXml: string, idp: IdpInfo, keyPem: string |
     }
   };
   let response = parse(responseXml, 'SAMLResponse').documentElement!;
+  refuseCommentedNameId(response);
   let signedBy: 'Response' | 'Assertion' | undefined;
   const signedResponse = signedXmlOf(responseXml, response, idp.certificatesPem);
   if (signedResponse) {
@@ -184,6 +204,7 @@ async function extractSigned(responseXml: string, idp: IdpInfo, keyPem: string |
   if (encrypted.length + plain.length !== 1) throw new SamlDemoError(400, 'The Response must hold exactly one assertion.');
   const assertionXml = encrypted[0] ? await decrypt(encrypted[0], keyPem) : serialize(plain[0]!);
   let assertion = parse(assertionXml, 'Assertion').documentElement!;
+  refuseCommentedNameId(assertion);
   const signedAssertion = signedXmlOf(assertionXml, assertion, idp.certificatesPem);
   if (signedAssertion) {
     assertion = parse(signedAssertion, 'signed Assertion').documentElement!;

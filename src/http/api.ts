@@ -12,9 +12,12 @@ import { formatIssues } from '../config/load.js';
 import { serviceProviderSchema, userSchema } from '../config/schema.js';
 import { ConfigError, IdpError } from '../errors.js';
 import { mintJwtFor, samlResponseFor } from '../mint.js';
+import { faultLabel, parseFaults } from '../faults/index.js';
+import { apiJwtFlow, apiSamlFlow } from './deliver.js';
 import type { User } from '../users/store.js';
 import type { AppContext } from './context.js';
 import { openApiDocument } from './openapi.js';
+import { conformanceApi } from './conformance.js';
 
 function tokenMatches(given: string, expected: string): boolean {
   // Hash both sides so the comparison takes the same time whatever the lengths.
@@ -35,16 +38,25 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what: s
 }
 
 export const userPatchSchema = userSchema.omit({ email: true }).partial().strict();
+const faultsField = z.union([z.string(), z.array(z.string()).max(8)]).optional().describe('Faults to inject, e.g. "expired" or ["wrong-audience", "clock-skew=120"].');
 export const tokenRequestSchema = z.strictObject({
   sp: z.string().min(1).describe('Service provider id.'),
   user: z.string().min(1).describe('Email of the user.'),
   claims: z.record(z.string(), z.unknown()).default({}).describe('Claims to set; null removes one.'),
+  faults: faultsField,
 });
 export const samlResponseRequestSchema = z.strictObject({
   sp: z.string().min(1),
   user: z.string().min(1),
   acsUrl: z.string().optional(),
   inResponseTo: z.string().min(1).max(256).optional(),
+  faults: faultsField,
+});
+const eventsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  sp: z.string().min(1).optional(),
+  protocol: z.enum(['jwt', 'saml']).optional(),
+  after: z.string().min(1).optional(),
 });
 export const sessionRequestSchema = z.strictObject({ email: z.string().min(1) });
 
@@ -161,12 +173,21 @@ export function apiRouter(ctx: AppContext): Router {
   // ---- tokens, responses, sessions ----
   router.post('/api/tokens', async (req, res) => {
     const body = parseBody(tokenRequestSchema, req.body, 'token request');
-    const minted = await mintJwtFor(ctx, body.sp, body.user, body.claims);
+    const minted = await mintJwtFor(ctx, body.sp, body.user, body.claims, parseFaults('jwt', body.faults));
+    ctx.flows.record(apiJwtFlow(ctx.sp(body.sp)!, body.user, minted));
     res.status(201).json(minted);
   });
   router.post('/api/saml/responses', async (req, res) => {
     const body = parseBody(samlResponseRequestSchema, req.body, 'SAML response request');
-    res.status(201).json(await samlResponseFor(ctx, body.sp, body.user, { acsUrl: body.acsUrl, inResponseTo: body.inResponseTo }));
+    const faults = parseFaults('saml', body.faults);
+    const built = await samlResponseFor(ctx, body.sp, body.user, { acsUrl: body.acsUrl, inResponseTo: body.inResponseTo, faults });
+    ctx.flows.record(apiSamlFlow(ctx.sp(body.sp)!, body.user, built.issued, built.acsUrl, body.inResponseTo));
+    const { issued: _issued, ...answer } = built;
+    res.status(201).json({ ...answer, faults: faults.map(faultLabel) });
+  });
+  router.get('/api/events', (req, res) => {
+    const q = parseBody(eventsQuerySchema, req.query, 'events query');
+    res.json({ events: ctx.flows.list({ limit: q.limit ?? 100, spId: q.sp, protocol: q.protocol, after: q.after }) });
   });
   router.post('/api/sessions', async (req, res) => {
     const body = parseBody(sessionRequestSchema, req.body, 'session request');
@@ -174,6 +195,8 @@ export function apiRouter(ctx: AppContext): Router {
     if (!user || user.disabled) throw new IdpError('bad_request', `There is no active user ${body.email}.`);
     res.status(201).json(await ctx.sessions.issue(user.email, ctx.clock.now()));
   });
+
+  router.use(conformanceApi(ctx));
 
   router.post('/api/reset', async (_req, res) => {
     await ctx.reset();

@@ -5,8 +5,10 @@
 import { Router, type Request, type Response } from 'express';
 import type { ResolvedJwtSp, ResolvedServiceProvider } from '../config/load.js';
 import { IdpError } from '../errors.js';
-import { appendToUrl, hasParam, matchesAllowList, parseRedirectUrl, singleParam } from '../jwt/redirect-url.js';
+import { hasParam, matchesAllowList, parseRedirectUrl, singleParam } from '../jwt/redirect-url.js';
 import type { AppContext } from './context.js';
+import { completeJwt, jwtDeliveryChoice, jwtFlow, recordingRefusals, rememberSp, type JwtSend } from './deliver.js';
+import { holdJwtForReview } from './review.js';
 import { currentUser, redirectToLogin, signInByHint } from './login.js';
 import { noStore } from './security.js';
 
@@ -37,32 +39,28 @@ function relayStateOf(params: URLSearchParams): string | undefined {
   return undefined;
 }
 
-function rememberSp(req: Request, spId: string): void {
-  const sps = req.session.sps ?? [];
-  if (!sps.includes(spId)) req.session.sps = [...sps, spId];
-}
-
 async function deliver(ctx: AppContext, req: Request, res: Response, sp: JwtSp, url: URL, relayState: string | undefined): Promise<void> {
+  // fault= and review= are checked before anything else: a refused fault never waits for a sign-in.
+  const choice = jwtDeliveryChoice(ctx, rawQuery(req), sp);
   const user = (await signInByHint(ctx, req)) ?? currentUser(ctx, req);
   if (!user) {
     redirectToLogin(req, res);
     return;
   }
-  const { token } = await ctx.jwtSigner.mint(sp, user);
-  rememberSp(req, sp.id);
-  const extra: Record<string, string> = {};
-  const addRelay = relayState !== undefined && !hasParam(url, 'relayState', 'RelayState');
-  noStore(res);
-  res.set('Referrer-Policy', 'no-referrer');
-  if (sp.jwt.delivery === 'post') {
-    const fields: Record<string, string> = { jwt: token };
-    if (addRelay) fields.relayState = relayState;
-    res.render('auto-post', { title: `Signing in to ${sp.name}`, action: url.href, fields, spName: sp.name });
+  const issued = await ctx.faults.mintJwt(sp, user, { faults: choice.faults });
+  const send: JwtSend = {
+    method: sp.jwt.delivery,
+    url: url.href,
+    token: issued.token,
+    relayState,
+    addRelay: relayState !== undefined && !hasParam(url, 'relayState', 'RelayState'),
+    spName: sp.name,
+  };
+  if (choice.review) {
+    holdJwtForReview(ctx, req, res, sp, user, send, issued, choice.faults);
     return;
   }
-  extra.jwt = token;
-  if (addRelay) extra.relayState = relayState;
-  res.redirect(302, appendToUrl(url, extra));
+  completeJwt(ctx, req, res, sp, user.email, send, issued);
 }
 
 export function jwtRouter(ctx: AppContext): Router {
@@ -70,15 +68,18 @@ export function jwtRouter(ctx: AppContext): Router {
 
   router.get('/sso/jwt/:spId', async (req, res) => {
     const sp = jwtSp(ctx, req.params.spId);
-    const params = rawQuery(req);
-    const url = parseRedirectUrl(singleParam(params, 'redirect_url'));
-    if (!matchesAllowList(url, sp.jwt.redirectUrls)) {
-      throw new IdpError(
-        'invalid_redirect_url',
-        `The redirect_url is not registered for ${sp.name}: ${url.origin}${url.pathname} is not in its redirectUrls.`,
-      );
-    }
-    await deliver(ctx, req, res, sp, url, relayStateOf(params));
+    // An SP's sign-in the IdP refuses (redirect_url, fault=) is in the flow history too.
+    await recordingRefusals(ctx, req, { sp, protocol: 'jwt', binding: sp.jwt.delivery, initiator: 'sp' }, async () => {
+      const params = rawQuery(req);
+      const url = parseRedirectUrl(singleParam(params, 'redirect_url'));
+      if (!matchesAllowList(url, sp.jwt.redirectUrls)) {
+        throw new IdpError(
+          'invalid_redirect_url',
+          `The redirect_url is not registered for ${sp.name}: ${url.origin}${url.pathname} is not in its redirectUrls.`,
+        );
+      }
+      await deliver(ctx, req, res, sp, url, relayStateOf(params));
+    });
   });
 
   // Without an SP id: the SP whose allow-list matches the redirect_url.
@@ -95,7 +96,10 @@ export function jwtRouter(ctx: AppContext): Router {
         `Several service providers (${matches.map((s) => s.id).join(', ')}) accept this redirect_url; use /sso/jwt/<id> to pick one.`,
       );
     }
-    await deliver(ctx, req, res, matches[0]!, url, relayStateOf(params));
+    const sp = matches[0]!;
+    await recordingRefusals(ctx, req, { sp, protocol: 'jwt', binding: sp.jwt.delivery, initiator: 'sp', destination: url.href }, () =>
+      deliver(ctx, req, res, sp, url, relayStateOf(params)),
+    );
   });
 
   // Contact JWT for widgets: the token as JSON, CORS only for the SP's registered origins.
@@ -123,8 +127,11 @@ export function jwtRouter(ctx: AppContext): Router {
     cors(req, res, sp);
     const user = currentUser(ctx, req);
     if (!user) throw new IdpError('not_signed_in', 'Sign in to the IdP first.');
-    const { token, claims } = await ctx.jwtSigner.mint(sp, user);
+    const issued = await ctx.faults.mintJwt(sp, user);
+    const { token, claims } = issued;
     rememberSp(req, sp.id);
+    ctx.faults.remember(sp.id, { jti: claims.jti });
+    ctx.flows.record(jwtFlow(sp, user.email, { method: 'post', url: req.get('origin') ?? '', token, relayState: undefined, addRelay: false, spName: sp.name }, issued, { binding: 'json' }));
     noStore(res);
     res.json({ token, tokenType: 'JWT', sp: sp.id, expiresAt: new Date((claims.exp ?? 0) * 1000).toISOString() });
   });

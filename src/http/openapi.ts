@@ -61,6 +61,9 @@ export function openApiDocument(baseUrl: string): unknown {
       '/api/sessions': {
         post: { summary: 'Sign a user in headlessly; returns the session cookie to give a browser', requestBody: body('SessionRequest'), responses: { '201': { description: '{ name, value, expires, cookieHeader, setCookie }' }, ...errors } },
       },
+      '/api/conformance': {
+        post: { summary: 'Run the SP conformance runner: { sp, user?, protocol? } → the report (cases, verdicts, summary)', responses: { '200': { description: 'The report; ok is true only if every case went as expected' }, ...errors } },
+      },
       '/api/reset': { post: { summary: "Back to the config file's users and service providers", responses: { '204': { description: 'Reset' }, ...errors } } },
       '/api/events': { get: { summary: 'The flow history, newest last', responses: { '200': { description: '{ events: [...] }' }, ...errors } } },
     },

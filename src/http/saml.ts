@@ -27,10 +27,13 @@ import {
 } from '../saml/logout.js';
 import { buildMetadata, samlEndpoints } from '../saml/metadata.js';
 import { ReplayCache } from '../saml/replay.js';
-import { buildResponse, buildStatusResponse, nameIdFor, type SamlIdpContext } from '../saml/response.js';
+import { buildStatusResponse, nameIdFor, type SamlIdpContext } from '../saml/response.js';
 import type { User } from '../users/store.js';
 import type { AppContext } from './context.js';
+import { completeSaml, queryOf, recordingRefusals, samlDeliveryChoice, samlFlow, type DeliveryChoice, type SamlSend } from './deliver.js';
 import { currentUser, redirectToLogin, signInByHint } from './login.js';
+import { holdSamlForReview } from './review.js';
+import type { SamlFault } from '../faults/catalog.js';
 import { SESSION_COOKIE } from './session.js';
 import { checkCsrf, csrfToken, field, noStore, refuseCrossSite } from './security.js';
 
@@ -84,7 +87,7 @@ class PendingStore<T> {
 }
 
 type Pending =
-  | { kind: 'authn'; request: AuthnRequest; receivedAt: number }
+  | { kind: 'authn'; request: AuthnRequest; receivedAt: number; choice: DeliveryChoice<SamlFault> }
   | { kind: 'message'; message: IncomingMessage };
 
 /** The raw query string exactly as received (the Redirect binding's signature covers it). */
@@ -151,11 +154,15 @@ export function samlRouter(ctx: AppContext): Router {
     const { xml } = buildStatusResponse(idp, { sp, acsUrl, inResponseTo, status });
     const fields: Record<string, string> = { SAMLResponse: encodePost(xml) };
     if (relayState !== undefined) fields.RelayState = relayState;
+    ctx.flows.record(samlFlow(sp, undefined, { acsUrl, xml, relayState, spName: sp.name }, { xml }, inResponseTo, { outcome: 'status', detail: status.message }));
     post(res, acsUrl, fields, sp, 'Returning to');
   };
 
-  /** Builds the Response for the signed-in user and sends it to the ACS; remembers the SP for logout. */
-  const sendAssertion = async (
+  /**
+   * Builds the Response for the signed-in user (with the faults asked for) and sends it to
+   * the ACS, or holds it on the review page; remembers the SP for logout, records the flow.
+   */
+  const sendAssertion = (
     req: Request,
     res: Response,
     user: User,
@@ -163,23 +170,20 @@ export function samlRouter(ctx: AppContext): Router {
     acsUrl: string,
     inResponseTo: string | undefined,
     relayState: string | undefined,
-  ): Promise<void> => {
-    const state = (req.session.saml ??= { sessionIndex: ctx.ids.samlId(), sps: {} });
-    const built = await buildResponse(idp, {
-      sp,
-      user,
-      acsUrl,
-      inResponseTo,
-      sessionIndex: state.sessionIndex,
-      authnInstant: req.session.user?.authTime ?? ctx.clock.now(),
+    choice: DeliveryChoice<SamlFault>,
+  ): Promise<void> =>
+    recordingRefusals(ctx, req, { sp, protocol: 'saml', binding: 'post', initiator: inResponseTo === undefined ? 'idp' : 'sp', destination: acsUrl }, async () => {
+      const sessionIndex = req.session.saml?.sessionIndex ?? ctx.ids.samlId();
+      const request = { acsUrl, inResponseTo, sessionIndex, authnInstant: req.session.user?.authTime ?? ctx.clock.now() };
+      const issued = await ctx.faults.samlResponse(idp, { sp, user, ...request }, { faults: choice.faults, wantAssertionXml: choice.review });
+      const send: SamlSend = { acsUrl, xml: issued.xml, relayState, spName: sp.name };
+      if (choice.review) {
+        req.session.saml ??= { sessionIndex, sps: {} };
+        holdSamlForReview(ctx, req, res, sp, user, send, issued, request);
+        return;
+      }
+      completeSaml(ctx, req, res, sp, user.email, send, issued, request);
     });
-    state.sps[sp.id] = { nameId: built.nameId };
-    const sps = req.session.sps ?? [];
-    if (!sps.includes(sp.id)) req.session.sps = [...sps, sp.id];
-    const fields: Record<string, string> = { SAMLResponse: encodePost(built.xml) };
-    if (relayState !== undefined) fields.RelayState = relayState;
-    post(res, acsUrl, fields, sp, 'Signing in to');
-  };
 
   /** The login form, even for a signed-in user (ForceAuthn), coming back to `next`. */
   const askForPassword = (req: Request, res: Response, next: string, sp: SamlServiceProvider, user: User | undefined): void => {
@@ -192,7 +196,7 @@ export function samlRouter(ctx: AppContext): Router {
   };
 
   /** Answers a checked AuthnRequest: an assertion, a status, or a sign-in first. */
-  const answerAuthnRequest = async (req: Request, res: Response, request: AuthnRequest, receivedAt: number): Promise<void> => {
+  const answerAuthnRequest = async (req: Request, res: Response, request: AuthnRequest, receivedAt: number, choice: DeliveryChoice<SamlFault>): Promise<void> => {
     const { sp, acsUrl } = request;
     const policy = nameIdPolicyStatus(request);
     if (policy) {
@@ -203,7 +207,7 @@ export function samlRouter(ctx: AppContext): Router {
     const authTime = req.session.user?.authTime ?? 0;
     const fresh = user !== undefined && (!request.forceAuthn || authTime >= receivedAt);
     if (fresh) {
-      await sendAssertion(req, res, user, sp, acsUrl, request.id, request.relayState);
+      await sendAssertion(req, res, user, sp, acsUrl, request.id, request.relayState, choice);
       return;
     }
     if (request.isPassive) {
@@ -211,22 +215,26 @@ export function samlRouter(ctx: AppContext): Router {
       sendStatus(res, sp, acsUrl, request.id, { code: 'Responder', subCode: 'NoPassive', message }, request.relayState);
       return;
     }
-    const key = pending.put({ kind: 'authn', request, receivedAt });
+    const key = pending.put({ kind: 'authn', request, receivedAt, choice });
     askForPassword(req, res, `/saml/continue/${key}`, sp, user);
   };
 
   const receiveSso = async (req: Request, res: Response, message: IncomingMessage): Promise<void> => {
     const request = receiveAuthnRequest(message, { serviceProviders: ctx.config.serviceProviders, ssoUrl: endpoints.sso });
+    // fault= and review= on the SSO URL (for either binding), checked before anything is answered.
+    const choice = await recordingRefusals(ctx, req, { sp: request.sp, protocol: 'saml', binding: 'post', initiator: 'sp', destination: request.acsUrl }, async () =>
+      samlDeliveryChoice(ctx, queryOf(req), request.sp),
+    );
     replay.use(request.id, PENDING_TTL_MS, 'AuthnRequest', request.issuer);
     const receivedAt = ctx.clock.now();
     if (message.binding === 'post') {
       // Cross-site POST: no session cookie here. Continue with a top-level GET that has it.
-      const key = pending.put({ kind: 'authn', request, receivedAt });
+      const key = pending.put({ kind: 'authn', request, receivedAt, choice });
       noStore(res);
       res.redirect(303, `/saml/continue/${key}`);
       return;
     }
-    await answerAuthnRequest(req, res, request, receivedAt);
+    await answerAuthnRequest(req, res, request, receivedAt, choice);
   };
 
   // ---- logout ------------------------------------------------------------------
@@ -391,7 +399,7 @@ export function samlRouter(ctx: AppContext): Router {
       throw new IdpError('bad_request', 'This SAML request has expired or was already answered. Start the sign-in again from the service provider.');
     }
     if (item.kind === 'authn') {
-      await answerAuthnRequest(req, res, item.request, item.receivedAt);
+      await answerAuthnRequest(req, res, item.request, item.receivedAt, item.choice);
       return;
     }
     handleSlo(req, res, item.message, false);
@@ -400,12 +408,15 @@ export function samlRouter(ctx: AppContext): Router {
   router.get('/saml/idp-init/:spId', async (req, res) => {
     const sp = samlSpById(ctx, req.params.spId);
     const relayState = singleQueryParam(req, 'RelayState');
+    const choice = await recordingRefusals(ctx, req, { sp, protocol: 'saml', binding: 'post', initiator: 'idp', destination: sp.saml.acsUrls[0] }, async () =>
+      samlDeliveryChoice(ctx, queryOf(req), sp),
+    );
     const user = currentUser(ctx, req);
     if (!user) {
       redirectToLogin(req, res);
       return;
     }
-    await sendAssertion(req, res, user, sp, sp.saml.acsUrls[0]!, undefined, relayState);
+    await sendAssertion(req, res, user, sp, sp.saml.acsUrls[0]!, undefined, relayState, choice);
   });
 
   router.get('/saml/slo', (req, res) => {

@@ -52,6 +52,7 @@ export class LoginThrottle {
   readonly #delete;
   readonly #sweep;
   readonly #begin;
+  readonly #succeeded;
   #sinceSweep = 0;
 
   constructor(db: Db, config: ThrottleConfig, clock: Clock) {
@@ -98,6 +99,17 @@ export class LoginThrottle {
       });
       return { allowed: true, ticket: { account: keys[0]!.key, ip: keys[1]!.key, lockedIp } };
     });
+    this.#succeeded = db.transaction((ticket: ThrottleTicket): void => {
+      this.#delete.run(ticket.account);
+      const row = this.#get.get(ticket.ip) as Row | undefined;
+      if (!row) return;
+      if (ticket.lockedIp) {
+        // This attempt locked the address and turned out to be right: unlock, one short of the maximum.
+        this.#put.run({ key: ticket.ip, failures: this.#config.maxFailuresPerIp - 1, windowStart: row.window_start, lockedUntil: 0 });
+        return;
+      }
+      if (row.failures > 0) this.#put.run({ key: ticket.ip, failures: row.failures - 1, windowStart: row.window_start, lockedUntil: row.locked_until });
+    });
   }
 
   get enabled(): boolean {
@@ -123,14 +135,6 @@ export class LoginThrottle {
   /** The password was right: the account starts over, the address gets this attempt back. */
   succeeded(ticket: ThrottleTicket): void {
     if (!this.#config.enabled) return;
-    this.#delete.run(ticket.account);
-    const row = this.#get.get(ticket.ip) as Row | undefined;
-    if (!row) return;
-    if (ticket.lockedIp) {
-      // This attempt locked the address and turned out to be right: unlock, one short of the maximum.
-      this.#put.run({ key: ticket.ip, failures: this.#config.maxFailuresPerIp - 1, windowStart: row.window_start, lockedUntil: 0 });
-      return;
-    }
-    if (row.failures > 0) this.#put.run({ key: ticket.ip, failures: row.failures - 1, windowStart: row.window_start, lockedUntil: row.locked_until });
+    this.#succeeded(ticket);
   }
 }

@@ -1,9 +1,11 @@
 /**
  * Mints JWTs for service providers. Keys are prepared once per SP when the
- * signer is built (HS256 secrets imported as secret keys, asymmetric keys from
- * the keystore), never per request.
+ * signer is built (HS256 secrets imported as WebCrypto HMAC keys, asymmetric keys
+ * from the keystore), never per request: jose re-imports a secret KeyObject on
+ * every signature (it caches only asymmetric ones), so HS256 keys are handed to
+ * it as CryptoKeys.
  */
-import crypto, { type KeyObject } from 'node:crypto';
+import crypto, { type KeyObject, type webcrypto } from 'node:crypto';
 import { SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import { epochSeconds } from '../clock.js';
@@ -15,7 +17,7 @@ import { buildClaims } from './claims.js';
 
 interface PreparedKey {
   alg: 'HS256' | 'RS256' | 'ES256';
-  key: KeyObject;
+  key: Promise<KeyObject | webcrypto.CryptoKey>;
   kid: string | undefined;
 }
 
@@ -74,7 +76,7 @@ export class JwtSigner {
     const prepared = this.#keys.get(sp.id);
     if (!prepared) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no JWT configuration.`);
     const header: JWTHeaderParameters = { alg: prepared.alg, typ: 'JWT', ...(prepared.kid ? { kid: prepared.kid } : {}) };
-    const token = await new SignJWT(claims).setProtectedHeader(header).sign(prepared.key);
+    const token = await new SignJWT(claims).setProtectedHeader(header).sign(await prepared.key);
     return { token, header, claims };
   }
 }
@@ -84,8 +86,11 @@ function prepare(spId: string, jwt: ResolvedJwtSp, options: JwtSignerOptions): P
     const secret = options.secrets.get(spId);
     if (!secret) throw new IdpError('config_error', `No HS256 secret for service provider "${spId}".`);
     // Comm100 uses the secret string's UTF-8 bytes as the HMAC key, never base64-decoded.
-    return { alg: 'HS256', key: crypto.createSecretKey(Buffer.from(secret, 'utf8')), kid: undefined };
+    const key = crypto.subtle.importKey('raw', Buffer.from(secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    // A failure surfaces where the key is awaited (signClaims), not as an unhandled rejection.
+    key.catch(() => undefined);
+    return { alg: 'HS256', key, kid: undefined };
   }
   const signing = options.keystore.jwtKeyFor(spId, jwt.algorithm);
-  return { alg: jwt.algorithm, key: signing.privateKey, kid: signing.kid };
+  return { alg: jwt.algorithm, key: Promise.resolve(signing.privateKey), kid: signing.kid };
 }

@@ -1,6 +1,12 @@
 /**
  * express-session store on the SQLite database: sessions survive a restart and
  * live on disk, not in the heap. Expired rows are swept periodically.
+ *
+ * express-session touches the session on every request that does not change it
+ * (the sliding expiry). A touch writes only when the new expiry is later than the
+ * stored one by more than a minute (or 1% of the lifetime, if that is less), so a
+ * request that only reads its session does not cost a write, WAL traffic and
+ * checkpoints; the stored expiry lags the sliding one by at most that much.
  */
 import session from 'express-session';
 import type { Db } from './db.js';
@@ -15,18 +21,20 @@ export class SqliteSessionStore extends session.Store {
   readonly #sweep;
   readonly #timer: NodeJS.Timeout;
   readonly #defaultTtlMs: number;
+  readonly #touchGranularityMs: number;
   readonly #now: () => number;
 
   constructor(db: Db, options: { defaultTtlMs: number; now?: () => number; sweepIntervalMs?: number }) {
     super();
     this.#defaultTtlMs = options.defaultTtlMs;
+    this.#touchGranularityMs = Math.min(60_000, options.defaultTtlMs / 100);
     this.#now = options.now ?? Date.now;
     this.#get = db.prepare('SELECT data FROM sessions WHERE sid = ? AND expires > ?');
     this.#set = db.prepare(
       'INSERT INTO sessions (sid, data, expires) VALUES (?, ?, ?) ON CONFLICT(sid) DO UPDATE SET data = excluded.data, expires = excluded.expires',
     );
     this.#destroy = db.prepare('DELETE FROM sessions WHERE sid = ?');
-    this.#touch = db.prepare('UPDATE sessions SET expires = ? WHERE sid = ?');
+    this.#touch = db.prepare('UPDATE sessions SET expires = ? WHERE sid = ? AND expires < ?');
     this.#sweep = db.prepare('DELETE FROM sessions WHERE expires <= ?');
     this.#timer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 10 * 60_000);
     this.#timer.unref();
@@ -66,7 +74,8 @@ export class SqliteSessionStore extends session.Store {
 
   override touch(sid: string, sess: session.SessionData, cb?: Callback): void {
     try {
-      this.#touch.run(this.#expires(sess), sid);
+      const expires = this.#expires(sess);
+      this.#touch.run(expires, sid, expires - this.#touchGranularityMs);
       cb?.();
     } catch (err) {
       cb?.(err);

@@ -115,6 +115,21 @@ describe('the control API', () => {
     await api('delete', '/api/service-providers/saml-api').expect(204);
   });
 
+  it('injects faults through the API and lists every flow at /api/events', async () => {
+    const minted = await api('post', '/api/tokens').send({ sp: 'comm100', user: 'alice@example.com', faults: ['wrong-audience'] }).expect(201);
+    assert.equal(minted.body.claims.aud, 'urn:mock-idp:fault:wrong-audience');
+    await assert.rejects(jwtVerify(minted.body.token as string, new TextEncoder().encode(HS_SECRET), { audience: 'Comm100' }), /unexpected "aud" claim value/);
+    const bad = await api('post', '/api/tokens').send({ sp: 'comm100', user: 'alice@example.com', faults: 'expird' }).expect(400);
+    assert.match(bad.body.message, /Unknown JWT fault "expird"\. Did you mean "expired"\?/);
+    const events = await api('get', '/api/events?limit=5&sp=comm100').expect(200);
+    const latest = events.body.events[0] as { sp: { id: string }; protocol: string; faults: string[] };
+    assert.equal(latest.sp.id, 'comm100');
+    assert.equal(latest.protocol, 'jwt');
+    assert.deepEqual(latest.faults, ['wrong-audience']);
+    assert.ok(!JSON.stringify(events.body).includes(HS_SECRET), 'no secret in the history');
+    await api('get', '/api/events?limit=zero').expect(400);
+  });
+
   it('resets to the config file and keeps changes across a restart until then', async () => {
     await api('post', '/api/users').send({ email: 'keep@example.com', password: 'pw' }).expect(201);
     await api('post', '/api/service-providers').send({ id: 'kept', jwt: { redirectUrls: ['https://kept.example.test/c'], secret: 'kept-secret-0123456789' } }).expect(201);

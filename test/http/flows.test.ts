@@ -1,0 +1,171 @@
+/**
+ * The flow history: the bounded store itself, and /flows showing every single
+ * sign-on (JWT redirect and POST, token endpoint, SAML, refusals) with its sequence
+ * picture, without a password, a secret or a replayable signature.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { fixedClock } from '../../src/clock.js';
+import { FlowHistory, type Flow, type FlowInput } from '../../src/flows/history.js';
+import { sequenceLayout, sequenceOf } from '../../src/flows/sequence.js';
+import { HS_SECRET, startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { hiddenField, jwtFromLocation, login, unescapeHtml, type Agent } from '../helpers/http.js';
+import { autoPost } from '../saml/http-support.js';
+
+const input = (spId: string, extra: Partial<FlowInput> = {}): FlowInput => ({
+  protocol: 'jwt',
+  binding: 'redirect',
+  initiator: 'sp',
+  sp: { id: spId, name: spId },
+  user: 'alice@example.com',
+  destination: 'https://sp.example.test/consumer',
+  outcome: 'delivered',
+  ...extra,
+});
+
+describe('the flow history store', () => {
+  it('keeps the last `capacity` flows, newest first, with the time from the clock', () => {
+    const history = new FlowHistory({ capacity: 3, clock: fixedClock('2030-01-01T00:00:00Z') });
+    for (const id of ['a', 'b', 'c', 'd', 'e']) history.record(input(id));
+    assert.equal(history.size, 3);
+    assert.deepEqual(history.list().map((f) => f.sp.id), ['e', 'd', 'c']);
+    assert.equal(history.list()[0]!.time, '2030-01-01T00:00:00.000Z');
+    assert.deepEqual(history.list({ limit: 2 }).map((f) => f.sp.id), ['e', 'd']);
+    assert.deepEqual(history.list({ spId: 'd' }).map((f) => f.sp.id), ['d']);
+  });
+
+  it('updates a flow in place, lists what came after a given one, and hands out copies', () => {
+    const history = new FlowHistory({ capacity: 10, clock: fixedClock(0) });
+    const first = history.record(input('a', { outcome: 'awaiting-review', reviewed: true }));
+    const second = history.record(input('b', { protocol: 'saml', binding: 'post' }));
+    assert.equal(history.update(first.id, { outcome: 'delivered', faults: ['expired'] }), true);
+    assert.deepEqual([history.get(first.id)!.outcome, history.get(first.id)!.faults], ['delivered', ['expired']]);
+    assert.deepEqual(history.list({ after: first.id }).map((f) => f.id), [second.id]);
+    assert.deepEqual(history.list({ protocol: 'saml' }).map((f) => f.id), [second.id]);
+    history.list()[0]!.faults.push('tampered');
+    assert.deepEqual(history.get(second.id)!.faults, []);
+    assert.equal(history.update('nope', { outcome: 'refused' }), false);
+  });
+
+  it('tells subscribers of each flow recorded or updated, until they unsubscribe', () => {
+    const history = new FlowHistory({ capacity: 10, clock: fixedClock(0) });
+    const seen: string[] = [];
+    const stop = history.subscribe((flow: Flow, change) => seen.push(`${change}:${flow.sp.id}`));
+    const f = history.record(input('a'));
+    history.update(f.id, { outcome: 'refused' });
+    stop();
+    history.record(input('b'));
+    assert.deepEqual(seen, ['recorded:a', 'updated:a']);
+  });
+
+  it('keeps nothing with a capacity of 0', () => {
+    const history = new FlowHistory({ capacity: 0, clock: fixedClock(0) });
+    history.record(input('a'));
+    assert.deepEqual(history.list(), []);
+  });
+
+  it('draws browser → SP → IdP → SP for an SP-initiated flow, and the review round trip', () => {
+    const flow = new FlowHistory({ capacity: 1, clock: fixedClock(0) }).record(input('comm100', { reviewed: true, faults: ['expired'] }));
+    assert.deepEqual(
+      sequenceOf(flow).map((s) => `${s.from}->${s.to}: ${s.label}${s.faulty ? ' (faulty)' : ''}`),
+      [
+        'browser->sp: opens the SP, signs in',
+        'sp->idp: redirect to /sso/jwt/comm100',
+        'idp->idp: session of alice@example.com',
+        'idp->browser: review page',
+        'browser->idp: Send',
+        'idp->sp: 302 with jwt= [expired] (faulty)',
+      ],
+    );
+  });
+});
+
+describe('the sequence of a control API flow', () => {
+  it('draws the API client asking the IdP and the JSON answer, with the faults', () => {
+    const flow = new FlowHistory({ capacity: 1, clock: fixedClock(0) }).record(input('comm100', { initiator: 'api', binding: 'json', faults: ['alg-none'] }));
+    assert.deepEqual(
+      sequenceOf(flow).map((s) => `${s.from}->${s.to}: ${s.label}`),
+      ['browser->idp: control API: POST /api/tokens', 'idp->idp: for alice@example.com', 'idp->browser: JSON [alg-none]'],
+    );
+    assert.equal(sequenceLayout(flow).lanes[0]!.label, 'API client');
+  });
+});
+
+describe('/flows', () => {
+  let idp: TestIdp;
+  let alice: Agent;
+
+  before(async () => {
+    idp = await startTestIdp((c) => ({
+      ...c,
+      flowHistorySize: 6,
+      serviceProviders: [...c.serviceProviders!, { id: 'saml-app', name: 'SAML app', saml: { entityId: 'https://saml-app.example.test', acsUrls: ['https://saml-app.example.test/acs'], signResponse: true } }],
+    }));
+    alice = request.agent(idp.url);
+    await login(alice, 'alice@example.com', 'alice-password');
+  });
+  after(() => idp.close());
+
+  it('starts empty', async () => {
+    const page = await request(idp.url).get('/flows').expect(200);
+    assert.match(page.text, /No single sign-on yet\./);
+  });
+
+  it('shows each sign-on with its sequence picture and what was sent, never a password, a secret or a whole signature', async () => {
+    const jwtRes = await alice.get(`/sso/jwt/comm100?redirect_url=${encodeURIComponent(`${idp.spUrl}/sso/jwt/consumer`)}`).expect(302);
+    const token = jwtFromLocation(jwtRes.headers.location as string);
+    const desk = await alice.get(`/sso/jwt/desk?redirect_url=${encodeURIComponent(`${idp.spUrl}/desk/sso/jwt/consumer`)}`).expect(200);
+    const deskToken = hiddenField(desk.text, 'jwt')!;
+    const saml = autoPost(await alice.get('/saml/idp-init/saml-app'));
+    await alice.get('/sso/token/comm100').expect(200);
+    await alice.get(`/sso/jwt/comm100?redirect_url=${encodeURIComponent('https://evil.example.test/steal')}`).expect(400);
+
+    const page = await request(idp.url).get('/flows').expect(200);
+    const text = unescapeHtml(page.text);
+    const flows = text.split('data-testid="flow" ').slice(1);
+    assert.equal(flows.length, 5);
+    assert.match(flows[0]!, /badge bad" data-testid="flow-outcome">refused<\/span>/);
+    assert.match(flows[0]!, /The redirect_url is not registered for Comm100 \(test\): https:\/\/evil\.example\.test\/steal is not in its redirectUrls\./);
+    assert.match(flows[1]!, /JSON \(token endpoint\), widget/);
+    assert.match(flows[2]!, /<strong>SAML<\/strong> to <strong>SAML app<\/strong>/);
+    assert.match(flows[2]!, /auto-POST form, IdP-initiated/);
+    assert.match(flows[2]!, /<dt>Signed<\/dt><dd>Response and Assertion<\/dd>/);
+    assert.match(flows[3]!, /<strong>JWT<\/strong> to <strong>Desk \(test\)<\/strong>/);
+    assert.match(flows[3]!, /auto-POST form, SP-initiated/);
+    assert.match(flows[4]!, /302 redirect, SP-initiated/);
+    assert.match(flows[4]!, /<dd><code>http:\/\/localhost:\d+\/sso\/jwt\/consumer<\/code><\/dd>/);
+    assert.match(flows[4]!, /"email": "alice@example\.com"/);
+    for (const f of flows) assert.match(f, /<svg class="sequence" viewBox="0 0 580 \d+"/);
+    assert.match(flows[4]!, /<text class="seq-label" x="400" y="\d+" text-anchor="middle">302 with jwt=<\/text>/);
+
+    // Nothing replayable or secret.
+    for (const secret of ['alice-password', HS_SECRET, token, token.split('.')[2]!, deskToken.split('.')[2]!]) assert.ok(!text.includes(secret), `the page shows ${secret.slice(0, 20)}…`);
+    assert.match(text, new RegExp(`Signature: <code>${token.split('.')[2]!.slice(0, 8)}…</code> \\(cut to 8 characters\\)`));
+    const samlSignatures = [...saml.xml.matchAll(/<ds:SignatureValue>([^<]+)</g)].map((m) => m[1]!);
+    assert.equal(samlSignatures.length, 2);
+    for (const s of samlSignatures) {
+      assert.ok(!text.includes(s), 'a SAML SignatureValue in full');
+      assert.ok(text.includes(`<ds:SignatureValue>${s.slice(0, 8)}…</ds:SignatureValue>`));
+    }
+    assert.doesNotMatch(page.text, /<script|style="/);
+  });
+
+  it('filters by SP and protocol, shows one flow at /flows/:id, and 404s an unknown one', async () => {
+    const saml = await request(idp.url).get('/flows?protocol=saml').expect(200);
+    assert.equal(saml.text.split('data-testid="flow" ').length - 1, 1);
+    const desk = await request(idp.url).get('/flows?sp=desk').expect(200);
+    const id = /data-flow-id="([^"]+)"/.exec(desk.text)![1]!;
+    const one = await request(idp.url).get(`/flows/${id}`).expect(200);
+    assert.match(one.text, /<details open>/);
+    await request(idp.url).get('/flows/unknown-flow').expect(404);
+    await request(idp.url).get('/flows?limit=0').expect(400);
+  });
+
+  it('keeps only the last flowHistorySize flows', async () => {
+    for (let i = 0; i < 4; i++) await alice.get('/sso/token/comm100').expect(200);
+    assert.equal(idp.running.idp.context.flows.size, 6);
+    const page = await request(idp.url).get('/flows').expect(200);
+    assert.match(page.text, /the last 6 are kept in memory \(6 now/);
+  });
+});
