@@ -258,7 +258,7 @@ async function keys(args: string[]): Promise<number> {
     process.stdout.write(`Retired keys stay published for ${config.keyRotationGraceSeconds} s (keyRotationGraceSeconds). Restart the IdP to sign with the new keys.\n`);
     return 0;
   }
-  const ks = await loadKeystore({ keysDir: config.keysDir, graceSeconds: config.keyRotationGraceSeconds });
+  const ks = await loadKeystore({ keysDir: config.keysDir, graceSeconds: config.keyRotationGraceSeconds, seed: config.deterministicSeed });
   if (action === 'generate') {
     process.stdout.write(ks.generated.length ? ks.generated.map((f) => `generated ${f}\n`).join('') : `all keys already exist in ${config.keysDir}\n`);
     return 0;

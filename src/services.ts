@@ -120,7 +120,7 @@ export class Services {
       const users = new UserStore(db, fileConfig.passwordHashCost);
       await users.upsertFromConfig(fileConfig.users);
       const config = Services.#withRuntimeServiceProviders(fileConfig, db, logger);
-      const keystore = await loadKeystore({ keysDir: config.keysDir, spKeys: spKeysOf(config), graceSeconds: config.keyRotationGraceSeconds, now: clock.now() });
+      const keystore = await loadKeystore({ keysDir: config.keysDir, spKeys: spKeysOf(config), graceSeconds: config.keyRotationGraceSeconds, now: clock.now(), seed: config.deterministicSeed });
       const { secrets, generated } = resolveHsSecrets(config.serviceProviders, db);
       const jwtSigner = new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets, clock, newJti: ids.jti });
       return new Services({ fileConfig, config, clock, logger, db, users, keystore, jwtSigner, generatedSecrets: generated, ids });

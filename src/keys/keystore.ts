@@ -140,14 +140,21 @@ function labelled(pem: string, what: string, generated: boolean): string {
   return note + pem;
 }
 
-async function loadOrGenerateJwtKey(dir: string, alg: AsymmetricAlg, generated: string[]): Promise<SigningKey> {
+/** Loaded only when a seeded key must be generated (node-forge is large). */
+const seeded = () => import('./seeded.js');
+
+async function loadOrGenerateJwtKey(dir: string, alg: AsymmetricAlg, generated: string[], seed: string | undefined): Promise<SigningKey> {
   const file = path.join(dir, KEY_FILES[alg]);
   let pem = readIfExists(file);
   if (pem === undefined) {
-    const { privateKey } =
-      alg === 'RS256'
-        ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
-        : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const privateKey =
+      seed !== undefined
+        ? alg === 'RS256'
+          ? (await seeded()).seededRsaKey(seed, 'jwt-rs256')
+          : (await seeded()).seededEcKey(seed, 'jwt-es256')
+        : alg === 'RS256'
+          ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+          : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     pem = labelled(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), `JWT ${alg} signing`, true);
     writeKeyFile(file, pem);
     generated.push(file);
@@ -155,7 +162,7 @@ async function loadOrGenerateJwtKey(dir: string, alg: AsymmetricAlg, generated: 
   return toSigningKey(alg, importPrivate(pem, file), pem.includes(DEV_KEY_MARKER), file);
 }
 
-async function loadOrGenerateSaml(dir: string, generated: string[]): Promise<SamlCredentials> {
+async function loadOrGenerateSaml(dir: string, generated: string[], seed: string | undefined): Promise<SamlCredentials> {
   const keyFile = path.join(dir, KEY_FILES.samlKey);
   const certFile = path.join(dir, KEY_FILES.samlCert);
   let keyPem = readIfExists(keyFile);
@@ -166,12 +173,23 @@ async function loadOrGenerateSaml(dir: string, generated: string[]): Promise<Sam
   if (keyPem === undefined || certPem === undefined) {
     let privatePem = keyPem === undefined ? undefined : pemBlock(keyPem, 'PRIVATE KEY');
     if (privatePem === undefined) {
-      const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const privateKey = seed !== undefined ? (await seeded()).seededRsaKey(seed, 'saml-signing') : crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
       privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
       keyPem = labelled(privatePem, 'SAML signing', true);
       writeKeyFile(keyFile, keyPem);
       generated.push(keyFile);
     }
+    if (seed !== undefined) {
+      // A fixed serial and validity (ten years from 2025-01-01), so the certificate is the same wherever it is made.
+      const from = new Date('2025-01-01T00:00:00Z');
+      const cert = (await seeded()).deterministicCertificate(crypto.createPrivateKey(privatePem), 'mock-idp SAML signing (seeded)', from, new Date(from.getTime() + 3652 * 86_400_000));
+      certPem = labelled(cert, 'SAML signing (certificate, from deterministicSeed)', true);
+      writeKeyFile(certFile, certPem);
+      generated.push(certFile);
+    }
+  }
+  if (keyPem !== undefined && certPem === undefined) {
+    const privatePem = pemBlock(keyPem, 'PRIVATE KEY');
     const publicPem = crypto.createPublicKey(privatePem).export({ type: 'spki', format: 'pem' }).toString();
     const now = new Date();
     // Loaded only to make a certificate: it costs ~100 ms of start-up time otherwise.
@@ -220,6 +238,8 @@ export interface KeystoreOptions {
   spKeys?: SpKeyInput[];
   /** Which JWT algorithms are in use (their IdP keys are loaded or generated). */
   algorithms?: AsymmetricAlg[];
+  /** deterministicSeed: keys that must be generated are derived from it. */
+  seed?: string | undefined;
   /** How long a rotated key stays published (JWKS, SAML metadata). Default 7 days. */
   graceSeconds?: number;
   /** Now, in milliseconds (injectable for tests). */
@@ -302,7 +322,7 @@ export async function loadKeystore(options: KeystoreOptions): Promise<Keystore> 
   const generated: string[] = [];
   const algs: AsymmetricAlg[] = options.algorithms ?? ['RS256', 'ES256'];
   const idpKeys = new Map<AsymmetricAlg, SigningKey>();
-  for (const alg of algs) idpKeys.set(alg, await loadOrGenerateJwtKey(options.keysDir, alg, generated));
+  for (const alg of algs) idpKeys.set(alg, await loadOrGenerateJwtKey(options.keysDir, alg, generated, options.seed));
   let spKeys = new Map<string, SigningKey>();
   const loadSpKeys = async (list: readonly SpKeyInput[]): Promise<Map<string, SigningKey>> => {
     const map = new Map<string, SigningKey>();
@@ -313,7 +333,7 @@ export async function loadKeystore(options: KeystoreOptions): Promise<Keystore> 
     return map;
   };
   spKeys = await loadSpKeys(options.spKeys ?? []);
-  const saml = await loadOrGenerateSaml(options.keysDir, generated);
+  const saml = await loadOrGenerateSaml(options.keysDir, generated, options.seed);
   const retired = await loadRetired(options.keysDir, options.graceSeconds ?? 604_800, Math.floor((options.now ?? Date.now()) / 1000));
 
   const jwtKey = (alg: AsymmetricAlg): SigningKey => {
