@@ -9,4 +9,6 @@ npm run build
 npm run typecheck
 npm run lint
 npm run test:unit
+# The soak's short version: 60 s of mixed traffic on 127.0.0.1; fails on any 5xx, unhandled rejection or RSS growth.
+npm run soak -- --duration 60s
 npm run test:browser

@@ -28,6 +28,13 @@ export function listen(app: Express, port: number, host: string, tls?: TlsCreden
   return new Promise((resolve, reject) => {
     const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, app) : http.createServer(app);
     server.keepAliveTimeout = 5_000;
+    // Requests Node's parser refuses (no Host, oversized headers, a bare CR) get a plain,
+    // labelled answer instead of a bare status line.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return;
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${status.slice(4)}: the request could not be read.\n`);
+    });
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);

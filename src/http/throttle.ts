@@ -124,7 +124,9 @@ export class LoginThrottle {
   begin(account: string, ip: string): ThrottleDecision {
     if (!this.#config.enabled) return { allowed: true, ticket: { account: '', ip: '', lockedIp: false } };
     const now = this.#clock.now();
-    const decision = this.#begin(account, ip, now);
+    // IMMEDIATE: take the write lock first (waiting busy_timeout for other processes on the store). A deferred
+    // transaction that reads and then writes fails at once with SQLITE_BUSY when another process wrote meanwhile.
+    const decision = this.#begin.immediate(account, ip, now);
     if (++this.#sinceSweep >= SWEEP_EVERY) {
       this.#sinceSweep = 0;
       this.#sweep.run({ now, windowStart: now - this.#config.windowSeconds * 1000 });
@@ -135,6 +137,6 @@ export class LoginThrottle {
   /** The password was right: the account starts over, the address gets this attempt back. */
   succeeded(ticket: ThrottleTicket): void {
     if (!this.#config.enabled) return;
-    this.#succeeded(ticket);
+    this.#succeeded.immediate(ticket);
   }
 }
