@@ -22,11 +22,11 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
+import { freePort } from '../helpers/idp.js';
 
 // ---- options -------------------------------------------------------------------
 
@@ -54,17 +54,6 @@ const REQUEST_TIMEOUT_MS = 15_000;
 if (!(DURATION_S > 0 && DURATION_S <= 24 * 3600) || !(RATE > 0 && RATE <= 200)) throw new Error('--duration must be in (0, 24h], --rate in (0, 200]');
 
 // ---- the IdP process ------------------------------------------------------------
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const idpPort = await freePort();
 const spPort = await freePort();

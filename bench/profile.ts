@@ -1,0 +1,107 @@
+/**
+ * `node --import tsx bench/profile.ts SCENARIO [SECONDS]`: runs one scenario of the
+ * bench against an IdP started with `node --cpu-prof`, then prints where the IdP's
+ * CPU time went (self time by function and by package). The .cpuprofile is kept in
+ * bench/out/profiles/ (open it in Chrome DevTools or speedscope).
+ *
+ * SCENARIO: jwt-hs | jwt-rs | saml-one | saml-both | login | bare
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { USER, startBenchIdp } from './idp.js';
+import { OUT, ROOT, freePort, pinSelfToClientCpu, removeTempDirs, signIn, spawnNode, stop, waitFor200 } from './lib.js';
+import { jwtScenario, loginScenario, openLoginForms, samlScenario, type Scenario } from './scenarios.js';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time by function and by package/file, the top `n` of each. */
+export function summarize(profile: CpuProfile, n = 25): string {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<number, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    self.set(id, (self.get(id) ?? 0) + dt);
+    total += dt;
+  });
+  const byFunction = new Map<string, number>();
+  const byPackage = new Map<string, number>();
+  for (const [id, t] of self) {
+    const cf = byId.get(id)!.callFrame;
+    const where = cf.url
+      .replace(/^file:\/\//, '')
+      .replace(`${ROOT}/`, '')
+      .replace(/^.*node_modules\/((@[^/]+\/)?[^/]+)\/.*$/, '$1');
+    const fnKey = `${cf.functionName || '(anonymous)'}  ${where}${where ? `:${cf.lineNumber + 1}` : ''}`;
+    byFunction.set(fnKey, (byFunction.get(fnKey) ?? 0) + t);
+    const pkg = where || cf.functionName;
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + t);
+  }
+  const top = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, t]) => `${(t / 1000).toFixed(0).padStart(7)} ms ${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`)
+      .join('\n');
+  return `total ${(total / 1000).toFixed(0)} ms sampled\n-- self time by package or file\n${top(byPackage)}\n-- self time by function\n${top(byFunction)}\n`;
+}
+
+async function main(): Promise<void> {
+  const [scenarioName = 'jwt-hs', secondsArg = '8'] = process.argv.slice(2);
+  const seconds = Math.min(10, Number(secondsArg));
+  pinSelfToClientCpu();
+  const dir = path.join(OUT, 'profiles', `${scenarioName}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const profArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+
+  let scenario: Scenario;
+  let close: () => Promise<void>;
+  if (scenarioName === 'bare') {
+    const port = await freePort();
+    const child = spawnNode([...profArgs, path.join(ROOT, 'bench', 'baselines', 'bare-node.mjs'), String(port)]);
+    await waitFor200(`http://127.0.0.1:${port}/healthz`, performance.now(), 10_000, child);
+    scenario = { options: { url: `http://127.0.0.1:${port}/sso`, connections: 32 }, expectedStatus: 302 };
+    close = () => stop(child);
+  } else {
+    const idp = await startBenchIdp({ nodeArgs: profArgs });
+    close = idp.close;
+    const cookie = await signIn(idp.base, USER.email, USER.password);
+    if (scenarioName === 'jwt-hs' || scenarioName === 'jwt-rs') scenario = jwtScenario(idp.base, cookie, scenarioName === 'jwt-hs' ? 'hs' : 'rs');
+    else if (scenarioName === 'saml-one' || scenarioName === 'saml-both') scenario = samlScenario(idp.base, cookie, scenarioName === 'saml-one' ? 'one' : 'both');
+    else if (scenarioName === 'login') scenario = loginScenario(idp.base, await openLoginForms(idp.base, 60 * seconds + 64));
+    else throw new Error(`unknown scenario ${scenarioName}`);
+  }
+  try {
+    const result = await autocannon({ ...scenario.options, duration: seconds });
+    process.stderr.write(`${scenarioName}: ${(result.requests.total / result.duration).toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, status ${JSON.stringify(result.statusCodeStats)}\n`);
+  } finally {
+    await close();
+  }
+  const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile written in ${dir}`);
+  const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
+  const summary = summarize(profile);
+  fs.writeFileSync(path.join(dir, 'summary.txt'), summary);
+  process.stdout.write(`${summary}profile: ${path.relative(ROOT, path.join(dir, file))}\n`);
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`profile failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(removeTempDirs);
