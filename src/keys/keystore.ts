@@ -110,7 +110,7 @@ function importPrivate(pem: string, origin: string): KeyObject {
   try {
     return crypto.createPrivateKey({ key: pemBlock(pem, 'PRIVATE KEY'), format: 'pem' });
   } catch {
-    throw new ConfigError(`${origin}: not a PKCS#8 PEM private key ("-----BEGIN PRIVATE KEY-----")`);
+    throw new ConfigError(`${origin}: not a PKCS#8 PEM private key (a "BEGIN PRIVATE KEY" block)`);
   }
 }
 
