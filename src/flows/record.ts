@@ -39,20 +39,35 @@ export interface ResponseFacts {
   signed?: { response: boolean; assertion: boolean } | undefined;
 }
 
-/** The flow history's view of a SAML Response the IdP built. */
+/**
+ * The flow history's view of a SAML Response the IdP built. Parsing and laying out
+ * the XML costs more than signing it, so that is done the first time the flow is
+ * read (/flows, /api/events), not on the sign-in's hot path.
+ */
 export function flowSaml(facts: ResponseFacts, inResponseTo: string | undefined): FlowSaml {
-  const doc = new DOMParser().parseFromString(facts.xml, 'text/xml');
-  const root = doc.documentElement!;
-  const codes = Array.from(root.getElementsByTagNameNS(NS.samlp, 'StatusCode')).map((c) => (c.getAttribute('Value') ?? '').replace('urn:oasis:names:tc:SAML:2.0:status:', ''));
-  return {
-    responseId: facts.responseId ?? (root.getAttribute('ID') || undefined),
-    assertionId: facts.assertionId,
-    inResponseTo,
-    nameId: facts.nameId,
-    status: codes.length > 0 ? codes.join(' / ') : undefined,
-    signed: facts.signed ?? { response: root.getElementsByTagNameNS(NS.ds, 'Signature').length > 0, assertion: false },
-    encrypted: facts.encrypted ?? false,
-    xml: prettyXml(root, { truncateSignatureValues: true }),
-    clearAssertion: facts.encrypted && facts.assertionXml ? prettyForHistory(facts.assertionXml) : undefined,
+  let laidOut: { xml: string; status: string | undefined; responseId: string | undefined; signedResponse: boolean; clearAssertion: string | undefined } | undefined;
+  const layout = () => {
+    if (!laidOut) {
+      const root = new DOMParser().parseFromString(facts.xml, 'text/xml').documentElement!;
+      const codes = Array.from(root.getElementsByTagNameNS(NS.samlp, 'StatusCode')).map((c) => (c.getAttribute('Value') ?? '').replace('urn:oasis:names:tc:SAML:2.0:status:', ''));
+      laidOut = {
+        xml: prettyXml(root, { truncateSignatureValues: true }),
+        status: codes.length > 0 ? codes.join(' / ') : undefined,
+        responseId: root.getAttribute('ID') || undefined,
+        signedResponse: root.getElementsByTagNameNS(NS.ds, 'Signature').length > 0,
+        clearAssertion: facts.encrypted && facts.assertionXml ? prettyForHistory(facts.assertionXml) : undefined,
+      };
+    }
+    return laidOut;
   };
+  const flow = { assertionId: facts.assertionId, inResponseTo, nameId: facts.nameId, encrypted: facts.encrypted ?? false } as FlowSaml;
+  // Enumerable getters: structuredClone and JSON read them, so copies carry the laid-out values.
+  Object.defineProperties(flow, {
+    responseId: { enumerable: true, get: () => facts.responseId ?? layout().responseId },
+    status: { enumerable: true, get: () => layout().status },
+    signed: { enumerable: true, get: () => facts.signed ?? { response: layout().signedResponse, assertion: false } },
+    xml: { enumerable: true, get: () => layout().xml },
+    clearAssertion: { enumerable: true, get: () => layout().clearAssertion },
+  });
+  return flow;
 }
