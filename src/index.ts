@@ -108,7 +108,7 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<RunningId
     const config = resolveConfig(input, { source: 'startIdp({ config })', baseDir: process.cwd() });
     // Without a clock option, the config's `clock` (or the real time) applies.
     idp = await createIdp(config, { ...(options.clock !== undefined ? { clock: toClock(options.clock) } : {}), logger: options.logger ?? silentLogger });
-    server.on('request', idp.app);
+    server.on('request', idp.handler);
   } catch (err) {
     await closeServer(server);
     throw err;

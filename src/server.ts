@@ -24,7 +24,7 @@ export interface Running {
   close(): Promise<void>;
 }
 
-export function listen(app: Express, port: number, host: string, tls?: TlsCredentials): Promise<http.Server> {
+export function listen(app: Express | http.RequestListener, port: number, host: string, tls?: TlsCredentials): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, app) : http.createServer(app);
     server.keepAliveTimeout = 5_000;
@@ -69,7 +69,7 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
   const idp = await createIdp(config, deps);
   let idpServer: http.Server;
   try {
-    idpServer = await listen(idp.app, config.port, config.host, tls);
+    idpServer = await listen(idp.handler, config.port, config.host, tls);
   } catch (err) {
     await idp.close();
     throw err;
