@@ -19,7 +19,8 @@ import type { AppContext } from './http/context.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { homeRouter } from './http/home.js';
 import { jwtRouter } from './http/jwt.js';
-import { samlRouter } from './http/saml.js';
+import { samlRouter, samlShared } from './http/saml.js';
+import { fastPath } from './http/fast-path.js';
 import { reviewRouter } from './http/review.js';
 import { debugRouter } from './http/debug.js';
 import { flowsRouter } from './http/flows.js';
@@ -57,6 +58,17 @@ function spOrigins(config: ResolvedConfig): string[] {
   return [...new Set(urls.map((u) => new URL(u).origin))];
 }
 
+/** The headers a header-setting middleware (helmet) sets on an answer, as a flat name, value list. */
+function capturedHeaders(middleware: (req: http.IncomingMessage, res: http.ServerResponse, next: (err?: unknown) => void) => void): string[] {
+  const headers = new Map<string, string>();
+  const res = {
+    setHeader: (name: string, value: unknown) => headers.set(name, String(value)),
+    removeHeader: (name: string) => headers.delete(name),
+  };
+  middleware({ headers: {} } as http.IncomingMessage, res as unknown as http.ServerResponse, () => undefined);
+  return [...headers].flat();
+}
+
 export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Promise<Idp> {
   const services = await createServices(config, { ...(deps.clock ? { clock: deps.clock } : {}), logger: deps.logger ?? createLogger() });
   const { db, keystore, logger } = services;
@@ -84,7 +96,7 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     const store = redis?.store ?? sqliteSessions!;
     const secret = sessionSecret(config.sessionSecret, db);
     const sessions = sessionIssuer({ store, secret, secure, ttlSeconds: config.sessionTtlSeconds, now: () => services.clock.now() });
-    const context: AppContext = Object.assign(services, { readiness, sessions });
+    const context: AppContext = Object.assign(services, { readiness, sessions, saml: samlShared(services) });
 
     // Registered SP origins for CSP, recomputed when service providers change at run time.
     let origins = spOrigins(config).join(' ');
@@ -118,29 +130,28 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
       res.set('X-Request-Id', res.locals.requestId as string);
       next();
     });
-    app.use(
-      helmet({
-        contentSecurityPolicy: {
-          useDefaults: false,
-          directives: {
-            defaultSrc: ["'self'"],
-            scriptSrc: ["'self'"],
-            styleSrc: ["'self'"],
-            imgSrc: ["'self'", 'data:'],
-            connectSrc: ["'self'"],
-            objectSrc: ["'none'"],
-            baseUri: ["'none'"],
-            frameSrc: ["'self'", spOriginsDirective],
-            formAction: ["'self'", spOriginsDirective],
-            frameAncestors: ["'self'", spOriginsDirective],
-          },
+    const security = helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          frameSrc: ["'self'", spOriginsDirective],
+          formAction: ["'self'", spOriginsDirective],
+          frameAncestors: ["'self'", spOriginsDirective],
         },
-        strictTransportSecurity: secure,
-        referrerPolicy: { policy: 'no-referrer' },
-        crossOriginResourcePolicy: { policy: 'same-site' },
-        xFrameOptions: false,
-      }),
-    );
+      },
+      strictTransportSecurity: secure,
+      referrerPolicy: { policy: 'no-referrer' },
+      crossOriginResourcePolicy: { policy: 'same-site' },
+      xFrameOptions: false,
+    });
+    app.use(security);
     app.use('/static', express.static(publicDir, { maxAge: '1h', index: false }));
     app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 100 }));
     app.use(express.json({ limit: '64kb' }));
@@ -166,9 +177,23 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use(notFound());
     app.use(errorHandler(logger));
 
+    // helmet's headers as it would set them now: captured once, again when the SP origins change.
+    let securityHeaders: string[] | undefined;
+    services.onChange(() => (securityHeaders = undefined));
+    const handler = fastPath({
+      ctx: context,
+      app,
+      render: (view, locals) => new Promise((resolve, reject) => app.render(view, locals, (err, html) => (err ? reject(err) : resolve(html)))),
+      store: sqliteSessions,
+      secret,
+      ttlSeconds: config.sessionTtlSeconds,
+      logger,
+      securityHeaders: () => (securityHeaders ??= capturedHeaders(security)),
+    });
+
     return {
       app,
-      handler: app,
+      handler,
       context,
       generatedSecrets: services.generatedSecrets,
       close: async () => {

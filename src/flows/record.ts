@@ -17,10 +17,26 @@ function decodeSegment(segment: string | undefined): Record<string, unknown> {
   }
 }
 
-/** The header and claims of a compact JWT and its signature cut to 8 characters. */
+/**
+ * The header and claims of a compact JWT and its signature cut to 8 characters,
+ * decoded the first time the flow is read (/flows, /api/events), not on the
+ * sign-in's hot path.
+ */
 export function flowJwt(token: string): FlowJwt {
-  const [h, p, s] = token.split('.');
-  return { header: decodeSegment(h), claims: decodeSegment(p), signature: s ? truncated(s) : '' };
+  let decoded: FlowJwt | undefined;
+  const decode = (): FlowJwt => {
+    if (!decoded) {
+      const [h, p, s] = token.split('.');
+      decoded = { header: decodeSegment(h), claims: decodeSegment(p), signature: s ? truncated(s) : '' };
+    }
+    return decoded;
+  };
+  // Enumerable getters: structuredClone and JSON read them, so copies carry the decoded values.
+  return Object.defineProperties({} as FlowJwt, {
+    header: { enumerable: true, get: () => decode().header },
+    claims: { enumerable: true, get: () => decode().claims },
+    signature: { enumerable: true, get: () => decode().signature },
+  });
 }
 
 /** Laid out with the SignatureValues (and CipherValues) cut. Our own XML: parsed without the untrusted-input checks' size limit. */

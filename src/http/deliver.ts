@@ -102,9 +102,15 @@ export function sendJwt(res: Response, send: JwtSend): void {
   res.redirect(302, jwtLocation(send));
 }
 
+/** The auto-POST page that carries a Response: its view and locals. */
+export const SAML_POST_VIEW = 'saml-post';
+export function samlPostLocals(send: SamlSend): Record<string, unknown> {
+  return { title: `Signing in to ${send.spName}`, action: send.acsUrl, fields: samlFields(send), spName: send.spName };
+}
+
 export function sendSaml(res: Response, send: SamlSend): void {
   noStore(res);
-  res.render('saml-post', { title: `Signing in to ${send.spName}`, action: send.acsUrl, fields: samlFields(send), spName: send.spName });
+  res.render(SAML_POST_VIEW, samlPostLocals(send));
 }
 
 /** A shell word in single quotes. */
@@ -225,7 +231,21 @@ export async function recordingRefusals<T>(
   }
 }
 
-/** Sends a JWT to the SP and records it: the flow (new, or the reviewed one updated), the jti for replayed-jti, the SP for sign-out. */
+/** Notes a JWT sent to the SP: the jti for replayed-jti (fault-free tokens only), and the flow (new, or the reviewed one updated). */
+export function noteJwt(
+  ctx: AppContext,
+  sp: ResolvedServiceProvider,
+  user: string,
+  send: JwtSend,
+  issued: IssuedJwt,
+  extra: { flowId?: string | undefined; reviewed?: boolean; edited?: boolean; faults?: string[] } = {},
+): void {
+  if (issued.faults.length === 0 && !extra.faults?.length) ctx.faults.remember(sp.id, { jti: issued.claims.jti });
+  const flow = jwtFlow(sp, user, send, issued, { reviewed: extra.reviewed ?? false, edited: extra.edited ?? false, ...(extra.faults ? { faults: extra.faults } : {}) });
+  if (extra.flowId === undefined || !ctx.flows.update(extra.flowId, flow)) ctx.flows.record(flow);
+}
+
+/** Sends a JWT to the SP and records it: what noteJwt notes, and the SP in the session (for sign-out). */
 export function completeJwt(
   ctx: AppContext,
   req: Request,
@@ -236,14 +256,27 @@ export function completeJwt(
   issued: IssuedJwt,
   extra: { flowId?: string | undefined; reviewed?: boolean; edited?: boolean; faults?: string[] } = {},
 ): void {
-  if (issued.faults.length === 0 && !extra.faults?.length) ctx.faults.remember(sp.id, { jti: issued.claims.jti });
   rememberSp(req, sp.id);
-  const flow = jwtFlow(sp, user, send, issued, { reviewed: extra.reviewed ?? false, edited: extra.edited ?? false, ...(extra.faults ? { faults: extra.faults } : {}) });
-  if (extra.flowId === undefined || !ctx.flows.update(extra.flowId, flow)) ctx.flows.record(flow);
+  noteJwt(ctx, sp, user, send, issued, extra);
   sendJwt(res, send);
 }
 
-/** Sends a SAML Response to the ACS and records it: the session's SAML state (for logout), the flow, the assertion ID for replayed-assertion. */
+/** Notes a SAML Response sent to the ACS: the assertion ID for replayed-assertion (fault-free ones only), and the flow. */
+export function noteSaml(
+  ctx: AppContext,
+  sp: ResolvedServiceProvider,
+  user: string,
+  send: SamlSend,
+  issued: IssuedSamlResponse,
+  inResponseTo: string | undefined,
+  extra: { flowId?: string | undefined; reviewed?: boolean; edited?: boolean } = {},
+): void {
+  if (issued.faults.length === 0) ctx.faults.remember(sp.id, { assertionId: issued.assertionId });
+  const flow = samlFlow(sp, user, send, issued, inResponseTo, { reviewed: extra.reviewed ?? false, edited: extra.edited ?? false });
+  if (extra.flowId === undefined || !ctx.flows.update(extra.flowId, flow)) ctx.flows.record(flow);
+}
+
+/** Sends a SAML Response to the ACS and records it: the session's SAML state (for logout), what noteSaml notes. */
 export function completeSaml(
   ctx: AppContext,
   req: Request,
@@ -258,8 +291,6 @@ export function completeSaml(
   const state = (req.session.saml ??= { sessionIndex: request.sessionIndex, sps: {} });
   state.sps[sp.id] = { nameId: issued.nameId };
   rememberSp(req, sp.id);
-  if (issued.faults.length === 0) ctx.faults.remember(sp.id, { assertionId: issued.assertionId });
-  const flow = samlFlow(sp, user, send, issued, request.inResponseTo, { reviewed: extra.reviewed ?? false, edited: extra.edited ?? false });
-  if (extra.flowId === undefined || !ctx.flows.update(extra.flowId, flow)) ctx.flows.record(flow);
+  noteSaml(ctx, sp, user, send, issued, request.inResponseTo, extra);
   sendSaml(res, send);
 }

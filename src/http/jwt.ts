@@ -12,7 +12,7 @@ import { holdJwtForReview } from './review.js';
 import { currentUser, redirectToLogin, signInByHint } from './login.js';
 import { noStore } from './security.js';
 
-type JwtSp = ResolvedServiceProvider & { jwt: ResolvedJwtSp };
+export type JwtSp = ResolvedServiceProvider & { jwt: ResolvedJwtSp };
 
 /** The raw query of a request, parsed without Express' array/object coercions. */
 export function rawQuery(req: Request): URLSearchParams {
@@ -27,7 +27,8 @@ function jwtSp(ctx: AppContext, id: string): JwtSp {
   return sp as JwtSp;
 }
 
-function relayStateOf(params: URLSearchParams): string | undefined {
+/** The relayState (or RelayState) parameter beside redirect_url. Throws IdpError('bad_request') when repeated or too long. */
+export function relayStateOf(params: URLSearchParams): string | undefined {
   for (const name of ['RelayState', 'relayState']) {
     const values = params.getAll(name);
     if (values.length > 1) throw new IdpError('bad_request', `The ${name} parameter is given ${values.length} times; give it once.`);
@@ -39,6 +40,18 @@ function relayStateOf(params: URLSearchParams): string | undefined {
   return undefined;
 }
 
+/** A token on its way to the SP's redirect_url, the way the SP asked for it. */
+export function jwtSendOf(sp: JwtSp, url: URL, token: string, relayState: string | undefined): JwtSend {
+  return {
+    method: sp.jwt.delivery,
+    url: url.href,
+    token,
+    relayState,
+    addRelay: relayState !== undefined && !hasParam(url, 'relayState', 'RelayState'),
+    spName: sp.name,
+  };
+}
+
 async function deliver(ctx: AppContext, req: Request, res: Response, sp: JwtSp, url: URL, relayState: string | undefined): Promise<void> {
   // fault= and review= are checked before anything else: a refused fault never waits for a sign-in.
   const choice = jwtDeliveryChoice(ctx, rawQuery(req), sp);
@@ -48,14 +61,7 @@ async function deliver(ctx: AppContext, req: Request, res: Response, sp: JwtSp, 
     return;
   }
   const issued = await ctx.faults.mintJwt(sp, user, { faults: choice.faults });
-  const send: JwtSend = {
-    method: sp.jwt.delivery,
-    url: url.href,
-    token: issued.token,
-    relayState,
-    addRelay: relayState !== undefined && !hasParam(url, 'relayState', 'RelayState'),
-    spName: sp.name,
-  };
+  const send = jwtSendOf(sp, url, issued.token, relayState);
   if (choice.review) {
     holdJwtForReview(ctx, req, res, sp, user, send, issued, choice.faults);
     return;

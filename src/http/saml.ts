@@ -57,7 +57,7 @@ interface LogoutChain {
 }
 
 /** How long a request may wait for its user to sign in, and IDs are remembered against replay. */
-const PENDING_TTL_MS = 10 * 60 * 1000;
+export const PENDING_TTL_MS = 10 * 60 * 1000;
 
 /** Messages parked between a cross-site POST (or a sign-in) and the GET that continues them. */
 class PendingStore<T> {
@@ -113,12 +113,26 @@ function singleQueryParam(req: Request, name: string): string | undefined {
   return value;
 }
 
+/** What the SAML routes and the sign-in fast path share: the IdP's signing context, its endpoints, the replay cache of request IDs. */
+export interface SamlShared {
+  idp: SamlIdpContext;
+  endpoints: ReturnType<typeof samlEndpoints>;
+  replay: ReplayCache;
+}
+
+export function samlShared(ctx: Pick<AppContext, 'config' | 'keystore' | 'clock' | 'ids'>): SamlShared {
+  const { config } = ctx;
+  return {
+    idp: { entityId: config.saml.entityId, credentials: ctx.keystore.saml, clock: ctx.clock, newId: ctx.ids.samlId },
+    endpoints: samlEndpoints(config.baseUrl),
+    replay: new ReplayCache(ctx.clock),
+  };
+}
+
 export function samlRouter(ctx: AppContext): Router {
   const router = Router();
   const { config } = ctx;
-  const endpoints = samlEndpoints(config.baseUrl);
-  const idp: SamlIdpContext = { entityId: config.saml.entityId, credentials: ctx.keystore.saml, clock: ctx.clock, newId: ctx.ids.samlId };
-  const replay = new ReplayCache(ctx.clock);
+  const { idp, endpoints, replay } = ctx.saml;
   const pending = new PendingStore<Pending>(() => ctx.clock.now());
   // Metadata depends on the registered SPs (WantAuthnRequestsSigned): built once, again after they change.
   let metadataCache: string | undefined;
