@@ -20,6 +20,7 @@ import { FlowHistory } from './flows/history.js';
 import { silentLogger, type Logger } from './logger.js';
 import { kvGet, kvSet, openDb, type Db } from './store/db.js';
 import { UserStore } from './users/store.js';
+import { randomHex } from './random.js';
 
 /** Where fresh identifiers come from: random, or derived from deterministicSeed. */
 export interface IdSource {
@@ -30,7 +31,7 @@ export interface IdSource {
 }
 
 function idSource(seed: string | undefined): IdSource {
-  if (seed === undefined) return { jti: () => crypto.randomUUID(), samlId: () => `_${crypto.randomBytes(20).toString('hex')}` };
+  if (seed === undefined) return { jti: () => crypto.randomUUID(), samlId: () => `_${randomHex(20)}` };
   let n = 0;
   const next = (kind: string) => crypto.createHmac('sha256', seed).update(`${kind}:${++n}`).digest('hex');
   return {

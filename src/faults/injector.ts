@@ -91,9 +91,10 @@ export class FaultInjector {
       );
     }
     const base = options.claims ? { ...options.claims } : this.#signerOf().claimsFor(sp, user, options.overrides ?? {});
-    const claims = options.claims
-      ? base
-      : applyJwtClaimFaults(base, faults, { now: epochSeconds(this.#clock), ttlSeconds: sp.jwt.ttlSeconds, lastJti: this.#lastJti.get(sp.id), spId: sp.id });
+    const claims =
+      options.claims || faults.length === 0
+        ? base
+        : applyJwtClaimFaults(base, faults, { now: epochSeconds(this.#clock), ttlSeconds: sp.jwt.ttlSeconds, lastJti: this.#lastJti.get(sp.id), spId: sp.id });
     const minted = await this.#signerOf().signClaims(sp, claims);
     if (!signatureFault) return { token: minted.token, header: minted.header, claims: minted.claims, faults };
     const alg = sp.jwt.algorithm;

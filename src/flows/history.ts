@@ -5,7 +5,7 @@
  * with its signatures cut to their first 8 characters (so nothing shown can be
  * replayed), never a password, a shared secret or a private key.
  */
-import crypto from 'node:crypto';
+import { randomHex } from '../random.js';
 import type { Clock } from '../clock.js';
 
 export type FlowProtocol = 'jwt' | 'saml';
@@ -91,8 +91,6 @@ export class FlowHistory {
   readonly #flows: Flow[] = [];
   readonly #listeners = new Set<FlowListener>();
   #seq = 0;
-  #pool = Buffer.alloc(0);
-  #poolAt = 0;
 
   constructor(options: { capacity?: number; clock: Clock }) {
     this.capacity = Math.max(0, Math.floor(options.capacity ?? DEFAULT_FLOW_HISTORY_SIZE));
@@ -107,7 +105,7 @@ export class FlowHistory {
     this.#seq += 1;
     // Field by field, not a spread of the input: this is on every sign-in's path.
     const flow: Flow = {
-      id: `${this.#seq.toString(36).padStart(6, '0')}-${this.#randomSuffix()}`,
+      id: `${this.#seq.toString(36).padStart(6, '0')}-${randomHex(4)}`,
       time: new Date(this.#clock.now()).toISOString(),
       protocol: input.protocol,
       binding: input.binding,
@@ -128,16 +126,6 @@ export class FlowHistory {
     while (this.#flows.length > this.capacity) this.#flows.shift();
     this.#emit(flow, 'recorded');
     return { ...flow };
-  }
-
-  /** 8 random hex characters, from a pool filled 4 KiB at a time (a randomBytes call per flow costs more than the rest of `record`). */
-  #randomSuffix(): string {
-    if (this.#poolAt + 4 > this.#pool.length) {
-      this.#pool = crypto.randomBytes(4096);
-      this.#poolAt = 0;
-    }
-    this.#poolAt += 4;
-    return this.#pool.toString('hex', this.#poolAt - 4, this.#poolAt);
   }
 
   /** Changes a recorded flow (a review sent, a fault chosen); false when it has dropped out of the history. */

@@ -31,23 +31,23 @@ export interface ClaimInputs {
 
 export function buildClaims({ sp, user, now, jti }: ClaimInputs): JWTPayload {
   const jwt = sp.jwt;
+  // One object, claim by claim (no spreads: this runs on every sign-in). A mapped claim
+  // that shares a name with a registered one keeps its place and takes the registered value.
   const claims: JWTPayload = {};
   for (const [claim, field] of Object.entries(jwt.claims)) {
     const v = userValue(user, field);
     if (v !== undefined) claims[claim] = v;
   }
   if (jwt.identityClaim) claims[jwt.identityClaim] = user.email;
-  const sub = renderTemplate(jwt.subject, user) || user.email;
-  return {
-    ...claims,
-    iss: jwt.issuer,
-    aud: jwt.audience,
-    sub,
-    email: user.email,
-    ...(user.name !== undefined && claims.name === undefined ? { name: user.name } : {}),
-    jti,
-    iat: now,
-    nbf: now,
-    exp: now + jwt.ttlSeconds,
-  };
+  const hasName = claims.name !== undefined;
+  claims.iss = jwt.issuer;
+  claims.aud = jwt.audience;
+  claims.sub = renderTemplate(jwt.subject, user) || user.email;
+  claims.email = user.email;
+  if (user.name !== undefined && !hasName) claims.name = user.name;
+  claims.jti = jti;
+  claims.iat = now;
+  claims.nbf = now;
+  claims.exp = now + jwt.ttlSeconds;
+  return claims;
 }

@@ -6,7 +6,7 @@
  * it as CryptoKeys.
  */
 import crypto, { type KeyObject, type webcrypto } from 'node:crypto';
-import { SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import { epochSeconds } from '../clock.js';
 import type { ResolvedJwtSp, ResolvedServiceProvider } from '../config/load.js';
@@ -14,6 +14,9 @@ import { IdpError } from '../errors.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { User } from '../users/store.js';
 import { buildClaims } from './claims.js';
+
+/** jose, loaded by the first signature rather than at start-up. */
+let jose: Promise<typeof import('jose')> | undefined;
 
 interface PreparedKey {
   alg: 'HS256' | 'RS256' | 'ES256';
@@ -75,7 +78,9 @@ export class JwtSigner {
   async signClaims(sp: ResolvedServiceProvider & { jwt: ResolvedJwtSp }, claims: JWTPayload): Promise<MintedToken> {
     const prepared = this.#keys.get(sp.id);
     if (!prepared) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no JWT configuration.`);
-    const header: JWTHeaderParameters = { alg: prepared.alg, typ: 'JWT', ...(prepared.kid ? { kid: prepared.kid } : {}) };
+    const header: JWTHeaderParameters = { alg: prepared.alg, typ: 'JWT' };
+    if (prepared.kid) header.kid = prepared.kid;
+    const { SignJWT } = await (jose ??= import('jose'));
     const token = await new SignJWT(claims).setProtectedHeader(header).sign(await prepared.key);
     return { token, header, claims };
   }
