@@ -20,6 +20,7 @@ RUN if [ -f /usr/local/include/node/node.h ]; then export npm_config_nodedir=/us
  && npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/bundle.ts ./scripts/
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim

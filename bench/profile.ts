@@ -7,6 +7,7 @@
  * SCENARIO: jwt-hs | jwt-rs | saml-one | saml-both | login | bare
  */
 import fs from 'node:fs';
+import { SourceMap } from 'node:module';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { USER, startBenchIdp } from './idp.js';
@@ -17,6 +18,7 @@ interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
+  columnNumber: number;
 }
 interface ProfileNode {
   id: number;
@@ -26,6 +28,26 @@ interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+}
+
+/**
+ * The file and line a frame's code was written in: dist/cli.js is a bundle (scripts/bundle.ts),
+ * so its frames, and those of other files with a source map, are mapped back through it.
+ */
+function originOf(cf: CallFrame, maps: Map<string, SourceMap | undefined>): { file: string; line: number } {
+  const file = cf.url.replace(/^file:\/\//, '');
+  if (!maps.has(file)) {
+    let map: SourceMap | undefined;
+    try {
+      map = new SourceMap(JSON.parse(fs.readFileSync(`${file}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
+    } catch {
+      map = undefined;
+    }
+    maps.set(file, map);
+  }
+  const entry = maps.get(file)?.findEntry(cf.lineNumber, cf.columnNumber);
+  if (entry && 'originalSource' in entry) return { file: path.resolve(path.dirname(file), entry.originalSource), line: entry.originalLine };
+  return { file, line: cf.lineNumber };
 }
 
 /** Self time by function and by package/file, the top `n` of each. */
@@ -40,13 +62,12 @@ export function summarize(profile: CpuProfile, n = 25): string {
   });
   const byFunction = new Map<string, number>();
   const byPackage = new Map<string, number>();
+  const maps = new Map<string, SourceMap | undefined>();
   for (const [id, t] of self) {
     const cf = byId.get(id)!.callFrame;
-    const where = cf.url
-      .replace(/^file:\/\//, '')
-      .replace(`${ROOT}/`, '')
-      .replace(/^.*node_modules\/((@[^/]+\/)?[^/]+)\/.*$/, '$1');
-    const fnKey = `${cf.functionName || '(anonymous)'}  ${where}${where ? `:${cf.lineNumber + 1}` : ''}`;
+    const origin = cf.url.startsWith('file://') ? originOf(cf, maps) : { file: cf.url, line: cf.lineNumber };
+    const where = origin.file.replace(`${ROOT}/`, '').replace(/^.*node_modules\/((@[^/]+\/)?[^/]+)\/.*$/, '$1');
+    const fnKey = `${cf.functionName || '(anonymous)'}  ${where}${where ? `:${origin.line + 1}` : ''}`;
     byFunction.set(fnKey, (byFunction.get(fnKey) ?? 0) + t);
     const pkg = where || cf.functionName;
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + t);

@@ -89,7 +89,13 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
       } catch {
         store = 'the SQLite store does not answer';
       }
-      const checks: Record<string, string> = { store, keys: keystore.jwks().keys.length > 0 ? 'ok' : 'no signing keys loaded' };
+      const pending = services.users.pendingConfigPasswords;
+      const checks: Record<string, string> = {
+        store,
+        keys: keystore.jwks().keys.length > 0 ? 'ok' : 'no signing keys loaded',
+        // Until then a sign-in of such a user works but waits for its own hash.
+        users: pending === 0 ? 'ok' : `hashing or checking the passwords of ${pending} config user(s)`,
+      };
       if (redis) checks.sessions = await redis.health();
       return checks;
     };

@@ -226,6 +226,13 @@ function offlineConfig(values: { config?: string | undefined; 'data-dir'?: strin
   return loadConfig({ file: values.config, env });
 }
 
+/** The services for an offline command, with the config users' password hashes written as a server start would. */
+async function offlineServices(values: Parameters<typeof offlineConfig>[0]): Promise<Services> {
+  const services = await createServices(offlineConfig(values));
+  await services.users.hashConfigPasswords();
+  return services;
+}
+
 function pairs(list: string[] | undefined, what: string): [string, string][] {
   return (list ?? []).map((item) => {
     const i = item.indexOf('=');
@@ -310,7 +317,7 @@ async function mint(args: string[]): Promise<number> {
   if (positionals.length !== 1 || (kind !== 'jwt' && kind !== 'saml')) throw new UsageError('mint takes "jwt" or "saml" (see mock-idp mint --help)');
   if (!values.sp || !values.user) throw new UsageError(`mint ${kind} needs --sp ID and --user EMAIL`);
   if (kind === 'saml') {
-    const services = await createServices(offlineConfig(values));
+    const services = await offlineServices(values);
     try {
       requireKnownSp(services, values.sp);
       const built = await samlResponseFor(services, values.sp, values.user, { acsUrl: values['acs-url'], inResponseTo: values['in-response-to'], faults: parseFaults('saml', values.fault) });
@@ -332,7 +339,7 @@ async function mint(args: string[]): Promise<number> {
       }
     }
   }
-  const services = await createServices(offlineConfig(values));
+  const services = await offlineServices(values);
   try {
     requireKnownSp(services, values.sp);
     const minted = await mintJwtFor(services, values.sp, values.user, overrides, parseFaults('jwt', values.fault));
@@ -369,7 +376,7 @@ async function users(args: string[]): Promise<number> {
   const [action, target, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   if (!action || !['list', 'add', 'disable', 'enable'].includes(action)) throw new UsageError('users takes one of list, add, disable, enable');
-  const services = await createServices(offlineConfig(values));
+  const services = await offlineServices(values);
   try {
     if (action === 'list') {
       const rows = services.users.list().map((u) => `${u.email}\t${u.name ?? ''}\t${u.disabled ? 'disabled' : 'active'}\t${JSON.stringify(u.attributes)}`);
@@ -427,7 +434,7 @@ async function conformance(args: string[]): Promise<number> {
   const format = (values.format ?? 'text') as ReportFormat;
   if (!REPORT_FORMATS.includes(format)) throw new UsageError(`--format takes ${REPORT_FORMATS.join(', ')}, not "${values.format}"`);
   if (values.protocol !== undefined && values.protocol !== 'jwt' && values.protocol !== 'saml') throw new UsageError('--protocol takes jwt or saml');
-  const services = await createServices(offlineConfig(values));
+  const services = await offlineServices(values);
   try {
     requireKnownSp(services, values.sp);
     const report = await runConformance(services, values.sp, {

@@ -109,6 +109,8 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<RunningId
     // Without a clock option, the config's `clock` (or the real time) applies.
     idp = await createIdp(config, { ...(options.clock !== undefined ? { clock: toClock(options.clock) } : {}), logger: options.logger ?? silentLogger });
     server.on('request', idp.handler);
+    // Listening, so the config users' password hashes can be computed (see server.ts startAll).
+    void idp.context.users.hashConfigPasswords();
   } catch (err) {
     await closeServer(server);
     throw err;

@@ -96,6 +96,8 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
       throw err;
     }
   }
+  // The config users' password hashes only now, so they do not compete with the start for the CPU and libuv's threads.
+  void idp.context.users.hashConfigPasswords();
   return {
     idp,
     idpServer,

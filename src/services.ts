@@ -119,7 +119,8 @@ export class Services {
     const db = openDb(fileConfig.dataDir);
     try {
       const users = new UserStore(db, fileConfig.passwordHashCost);
-      await users.upsertFromConfig(fileConfig.users);
+      // Not awaited: the password hashes are written in the background once started (users/store.ts says why).
+      users.upsertFromConfig(fileConfig.users, { deferHashing: true }).catch((err: unknown) => logger.error({ err: (err as Error).message }, 'writing the config users\' password hashes failed'));
       const config = Services.#withRuntimeServiceProviders(fileConfig, db, logger);
       const keystore = await loadKeystore({ keysDir: config.keysDir, spKeys: spKeysOf(config), graceSeconds: config.keyRotationGraceSeconds, now: clock.now(), seed: config.deterministicSeed });
       const { secrets, generated } = resolveHsSecrets(config.serviceProviders, db);

@@ -1,5 +1,5 @@
 /** The conformance report as text, JSON, JUnit XML and HTML. */
-import { create } from 'xmlbuilder2';
+import { xmlbuilder2 } from '../saml/xml.js';
 import type { CaseResult, ConformanceReport } from './runner.js';
 
 export type ReportFormat = 'text' | 'json' | 'junit' | 'html';
@@ -35,7 +35,7 @@ export function formatJson(r: ConformanceReport): string {
 }
 
 export function formatJunit(r: ConformanceReport): string {
-  const doc = create({ version: '1.0', encoding: 'UTF-8' });
+  const doc = xmlbuilder2().create({ version: '1.0', encoding: 'UTF-8' });
   const suites = doc.ele('testsuites', { name: `mock-idp conformance: ${r.sp}`, tests: r.summary.total, failures: r.summary.failed, errors: r.summary.errors, skipped: r.summary.notRun, time: (r.durationMs / 1000).toFixed(3) });
   for (const protocol of ['jwt', 'saml'] as const) {
     const cases = r.cases.filter((c) => c.protocol === protocol);

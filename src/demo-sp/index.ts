@@ -10,7 +10,7 @@ import https from 'node:https';
 import express, { Router, type Express, type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
-import { createRemoteJWKSet, customFetch, jwtVerify, type FetchImplementation, errors as joseErrors, type JWTVerifyGetKey, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import type { FetchImplementation, JWTVerifyGetKey, JWTHeaderParameters, JWTPayload } from 'jose';
 import { openDb } from '../store/db.js';
 import { SqliteSessionStore } from '../store/session-store.js';
 import { publicDir, viewsDir } from '../paths.js';
@@ -113,7 +113,10 @@ function localPath(value: unknown, fallback: string): string {
   return value;
 }
 
-function explain(err: unknown): string {
+/** jose, loaded by the first sign-in rather than at start-up. */
+const loadJose = () => import('jose');
+
+function explain(err: unknown, joseErrors: typeof import('jose').errors): string {
   if (err instanceof joseErrors.JWTExpired) return 'The token has expired.';
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `The token's "${err.claim}" claim is not acceptable (${err.reason}).`;
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The token signature does not verify.';
@@ -148,13 +151,19 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
   const m = tenant.mount;
   const consumerUrl = `${options.baseUrl}${m}/sso/jwt/consumer`;
   const replay = new ReplayCache();
-  const key: Uint8Array | JWTVerifyGetKey =
-    tenant.verify.alg === 'HS256'
-      ? new TextEncoder().encode(tenant.verify.secret)
-      : createRemoteJWKSet(new URL(`${options.idpUrl}/.well-known/jwks.json`), {
-          cooldownDuration: 5_000,
-          ...(options.idpCa ? { [customFetch]: fetchTrusting(options.idpCa) } : {}),
-        });
+  const verify = tenant.verify;
+  // Made by the first sign-in; a remote JWKS keeps its cache from then on.
+  let key: Promise<Uint8Array | JWTVerifyGetKey> | undefined;
+  const verificationKey = () =>
+    (key ??=
+      verify.alg === 'HS256'
+        ? Promise.resolve(new TextEncoder().encode(verify.secret))
+        : loadJose().then(({ createRemoteJWKSet, customFetch }) =>
+            createRemoteJWKSet(new URL(`${options.idpUrl}/.well-known/jwks.json`), {
+              cooldownDuration: 5_000,
+              ...(options.idpCa ? { [customFetch]: fetchTrusting(options.idpCa) } : {}),
+            }),
+          ));
   const agents = new Map(options.agents.map((a) => [a.email.normalize('NFKC').toLowerCase(), a]));
   // Where the IdP's remote logout sends the browser back to: this tenant's registered logoutUrl
   // (the allow-list compares scheme, host, port and path; the query is ours).
@@ -208,8 +217,9 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
     if (typeof token !== 'string' || token === '') throw new DemoError(400, 'No jwt parameter was received.');
     let header: JWTHeaderParameters;
     let claims: JWTPayload;
+    const { jwtVerify, errors } = await loadJose();
     try {
-      const verified = await jwtVerify(token, key as Uint8Array, {
+      const verified = await jwtVerify(token, (await verificationKey()) as Uint8Array, {
         algorithms: [tenant.verify.alg],
         issuer: tenant.issuer,
         audience: tenant.audience,
@@ -219,7 +229,7 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
       header = verified.protectedHeader;
       claims = verified.payload;
     } catch (err) {
-      throw new DemoError(401, `Sign-in refused: ${explain(err)}`);
+      throw new DemoError(401, `Sign-in refused: ${explain(err, errors)}`);
     }
     if (typeof claims.email !== 'string' || typeof claims.jti !== 'string') throw new DemoError(401, 'Sign-in refused: the token lacks an email or jti.');
     if (!replay.use(claims.jti, (claims.exp ?? 0) * 1000)) throw new DemoError(401, 'Sign-in refused: this token was already used (replayed jti).');

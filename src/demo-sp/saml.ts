@@ -15,13 +15,11 @@
 import crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import session from 'express-session';
-import saml2 from 'saml2-js';
-import { SignedXml } from 'xml-crypto';
-import xmlenc from 'xml-encryption';
+import type { IdentityProvider, ServiceProvider } from 'saml2-js';
 import { systemClock, type Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { NS } from '../saml/constants.js';
-import { attribute, childElements, parseInstant, parseUntrustedXml, serialize, type Element } from '../saml/xml.js';
+import { attribute, childElements, parseInstant, parseUntrustedXml, serialize, xmlCrypto, type Element } from '../saml/xml.js';
 import type { DemoAgent } from './index.js';
 
 export interface SamlDemoOptions {
@@ -134,6 +132,7 @@ function signedXmlOf(xml: string, element: Element, certificatesPem: string[]): 
   if (signatureMethods.length !== 1 || !ACCEPTED_SIGNATURE_METHODS.has(signatureMethods[0]!) || digestMethods.length === 0 || !digestMethods.every((d) => ACCEPTED_DIGEST_METHODS.has(d))) {
     throw new SamlDemoError(401, `The ${element.localName} is signed with ${[...signatureMethods, ...digestMethods].join(' / ') || 'no named algorithm'}; this SP accepts only RSA-SHA256 or RSA-SHA512 with SHA-256 or SHA-512 digests (never SHA-1).`);
   }
+  const { SignedXml } = xmlCrypto();
   for (const cert of certificatesPem) {
     const verifier = new SignedXml({ publicCert: cert, getCertFromKeyInfo: () => null });
     try {
@@ -150,8 +149,9 @@ function signedXmlOf(xml: string, element: Element, certificatesPem: string[]): 
   return undefined;
 }
 
-function decrypt(encryptedAssertion: Element, keyPem: string | undefined): Promise<string> {
-  if (!keyPem) return Promise.reject(new SamlDemoError(400, 'The assertion is encrypted, but this SP has no decryption key.'));
+async function decrypt(encryptedAssertion: Element, keyPem: string | undefined): Promise<string> {
+  if (!keyPem) throw new SamlDemoError(400, 'The assertion is encrypted, but this SP has no decryption key.');
+  const { default: xmlenc } = await import('xml-encryption');
   return new Promise((resolve, reject) =>
     xmlenc.decrypt(serialize(encryptedAssertion), { key: keyPem, disallowDecryptionWithInsecureAlgorithm: true, warnInsecureAlgorithm: false }, (err, result) =>
       err || result === undefined ? reject(new SamlDemoError(400, 'The encrypted assertion could not be decrypted.')) : resolve(result),
@@ -267,22 +267,25 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   const outstanding = new Map<string, number>();
   /** Assertion IDs already used: ID -> until when they are remembered. */
   const usedAssertions = new Map<string, number>();
-  const sp = new saml2.ServiceProvider({
-    entity_id: options.entityId,
-    assert_endpoint: acsUrl,
-    allow_unencrypted_assertion: true,
-    nameid_format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
-    ...(options.decryptionKeyPem ? { private_key: options.decryptionKeyPem } : {}),
-  });
 
-  let idpInfo: Promise<{ info: IdpInfo; idp: InstanceType<typeof saml2.IdentityProvider> }> | undefined;
+  /** The IdP (from its metadata, fetched once) and this SP, as saml2-js objects. */
+  let idpInfo: Promise<{ info: IdpInfo; idp: IdentityProvider; sp: ServiceProvider }> | undefined;
   const identityProvider = () => {
     idpInfo ??= fetch(`${options.idpUrl}/saml/metadata`)
       .then(async (res) => {
         if (!res.ok) throw new Error(`GET /saml/metadata answered ${res.status}`);
         const info = readIdpMetadata(await res.text());
+        // saml2-js, the demo SP's largest dependency, is loaded by the first SAML request rather than at start-up.
+        const { default: saml2 } = await import('saml2-js');
         const idp = new saml2.IdentityProvider({ sso_login_url: info.ssoUrl, sso_logout_url: info.sloUrl ?? info.ssoUrl, certificates: info.certificatesPem });
-        return { info, idp };
+        const sp = new saml2.ServiceProvider({
+          entity_id: options.entityId,
+          assert_endpoint: acsUrl,
+          allow_unencrypted_assertion: true,
+          nameid_format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+          ...(options.decryptionKeyPem ? { private_key: options.decryptionKeyPem } : {}),
+        });
+        return { info, idp, sp };
       })
       .catch((err: unknown) => {
         idpInfo = undefined;
@@ -318,7 +321,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
 
   // "Sign in with SAML": an AuthnRequest by HTTP-Redirect, its ID remembered server-side.
   router.get('/login', async (req, res) => {
-    const { idp } = await identityProvider();
+    const { idp, sp } = await identityProvider();
     const relayState = localPath(req.query.returnUrl, `${m}/agent`);
     const { url, id } = await new Promise<{ url: string; id: string }>((resolve, reject) =>
       sp.create_login_request_url(idp, { relay_state: relayState }, (err, loginUrl, requestId) => (err ? reject(err) : resolve({ url: loginUrl, id: requestId }))),
@@ -330,7 +333,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   });
 
   router.post('/acs', async (req, res) => {
-    const { info, idp } = await identityProvider();
+    const { info, idp, sp } = await identityProvider();
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.SAMLResponse !== 'string') throw new SamlDemoError(400, 'No SAMLResponse was posted.');
     // 1. saml2-js: signature, decryption, status, Conditions time window, audience.
@@ -445,7 +448,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   router.post('/logout', async (req, res) => {
     const assertion = req.session.samlAssertion;
     await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
-    const { info, idp } = await identityProvider();
+    const { info, idp, sp } = await identityProvider();
     if (!assertion || !info.sloUrl) {
       res.redirect(303, `${m}/?signedout=1`);
       return;
@@ -460,7 +463,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
 
   // The IdP's LogoutResponse (to our logout) or LogoutRequest (IdP-initiated), by HTTP-Redirect, signed.
   router.get('/slo', async (req, res) => {
-    const { info, idp } = await identityProvider();
+    const { info, idp, sp } = await identityProvider();
     const rawQuery = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
     const param = typeof req.query.SAMLRequest === 'string' ? 'SAMLRequest' : 'SAMLResponse';
     if (!verifyRedirect(rawQuery, param, info)) throw new SamlDemoError(401, `The ${param} is not signed by the IdP.`);
@@ -494,7 +497,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   return router;
 }
 
-type saml2AssertResult = Parameters<Parameters<InstanceType<typeof saml2.ServiceProvider>['post_assert']>[2]>[1];
+type saml2AssertResult = Parameters<Parameters<ServiceProvider['post_assert']>[2]>[1];
 
 /** What the demo SP's app adds to a setup: its session storage. */
 export type SamlDemoSetup = Omit<SamlDemoOptions, 'sessionStore' | 'sessionSecret'>;

@@ -34,7 +34,7 @@ export function homeRouter(ctx: AppContext): Router {
     res.json({ status: 'ok' });
   });
 
-  // Readiness: the store answers and the signing keys are loaded.
+  // Readiness: the store answers, the signing keys are loaded, the config users' password hashes are written.
   router.get('/readyz', async (_req, res) => {
     res.set('Cache-Control', 'no-store');
     const checks = await ctx.readiness();

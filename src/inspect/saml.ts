@@ -7,10 +7,9 @@
  * Like inspect/jwt.ts it reports; it is not an SP's verdict.
  */
 import zlib from 'node:zlib';
-import { SignedXml } from 'xml-crypto';
 import { C14N, INSECURE_SIGNATURE_ALGORITHMS, SIGNATURE_ALGORITHMS } from '../saml/algorithms.js';
 import { NS } from '../saml/constants.js';
-import { attribute, childElements, parseInstant, parseUntrustedXml, serialize, type Document, type Element } from '../saml/xml.js';
+import { attribute, childElements, parseInstant, parseUntrustedXml, serialize, xmlCrypto, type Document, type Element } from '../saml/xml.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { ResolvedServiceProvider } from '../config/load.js';
 import { prettyXml } from './pretty-xml.js';
@@ -152,6 +151,7 @@ function checkSignature(xml: string, signature: Element, trust: SamlTrust): Saml
     keyInfo = trust.certificates.find((c) => pemBody(c.pem) === body)?.label ?? 'another certificate (not one of this IdP\'s)';
   }
   let verifiedBy: string | undefined;
+  const { SignedXml } = xmlCrypto();
   for (const cert of trust.certificates) {
     const verifier = new SignedXml({ publicCert: cert.pem, getCertFromKeyInfo: () => null });
     try {

@@ -9,7 +9,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { exportJWK, calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { ConfigError } from '../errors.js';
 
 /** The text every bundled development key file carries, and what the start-up warning looks for. */
@@ -114,7 +114,13 @@ function importPrivate(pem: string, origin: string): KeyObject {
   }
 }
 
-async function toSigningKey(alg: AsymmetricAlg, privateKey: KeyObject, isDevKey: boolean, origin: string): Promise<SigningKey> {
+/** The RFC 7638 thumbprint of a public RSA or EC JWK: SHA-256 of its required members in lexicographic order. */
+function jwkThumbprint(jwk: JWK): string {
+  const required = jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
+  return crypto.createHash('sha256').update(JSON.stringify(required)).digest('base64url');
+}
+
+function toSigningKey(alg: AsymmetricAlg, privateKey: KeyObject, isDevKey: boolean, origin: string): SigningKey {
   const expectedType = alg === 'RS256' ? 'rsa' : 'ec';
   if (privateKey.asymmetricKeyType !== expectedType) {
     throw new ConfigError(`${origin}: a ${alg} key must be ${expectedType.toUpperCase()}, this one is ${privateKey.asymmetricKeyType ?? 'unknown'}`);
@@ -126,8 +132,9 @@ async function toSigningKey(alg: AsymmetricAlg, privateKey: KeyObject, isDevKey:
     throw new ConfigError(`${origin}: an RS256 key must have at least 2048 bits`);
   }
   const publicKey = crypto.createPublicKey(privateKey);
-  const jwk = await exportJWK(publicKey);
-  const thumbprint = await calculateJwkThumbprint(jwk);
+  // node:crypto, synchronously: jose would load at start for this, and digest on libuv's threads.
+  const jwk = publicKey.export({ format: 'jwk' }) as JWK;
+  const thumbprint = jwkThumbprint(jwk);
   const kid = isDevKey ? `dev-CHANGE-ME-${thumbprint.slice(0, 16)}` : thumbprint;
   const publicJwk: JWK = { ...jwk, kid, alg, use: 'sig' };
   return { alg, kid, privateKey, publicKey, publicJwk, isDevKey, origin };
@@ -267,14 +274,14 @@ export function listRetired(keysDir: string): RetiredFile[] {
   });
 }
 
-async function loadRetired(keysDir: string, graceSeconds: number, nowSec: number): Promise<Keystore['retired']> {
+function loadRetired(keysDir: string, graceSeconds: number, nowSec: number): Keystore['retired'] {
   const retired: Keystore['retired'] = { jwt: [], samlCertificates: [] };
   for (const r of listRetired(keysDir).sort((a, b) => b.retiredAt - a.retiredAt)) {
     if (r.retiredAt + graceSeconds <= nowSec) continue;
     const pem = fs.readFileSync(r.file, 'utf8');
     if (r.original === KEY_FILES.RS256 || r.original === KEY_FILES.ES256) {
       const alg: AsymmetricAlg = r.original === KEY_FILES.RS256 ? 'RS256' : 'ES256';
-      retired.jwt.push(await toSigningKey(alg, importPrivate(pem, r.file), pem.includes(DEV_KEY_MARKER), r.file));
+      retired.jwt.push(toSigningKey(alg, importPrivate(pem, r.file), pem.includes(DEV_KEY_MARKER), r.file));
     } else if (r.original === KEY_FILES.samlCert) {
       retired.samlCertificates.push({ certificatePem: pemBlock(pem, 'CERTIFICATE'), certificateBase64: pemBody(pem, 'CERTIFICATE'), retiredAt: r.retiredAt });
     }
@@ -324,17 +331,17 @@ export async function loadKeystore(options: KeystoreOptions): Promise<Keystore> 
   const idpKeys = new Map<AsymmetricAlg, SigningKey>();
   for (const alg of algs) idpKeys.set(alg, await loadOrGenerateJwtKey(options.keysDir, alg, generated, options.seed));
   let spKeys = new Map<string, SigningKey>();
-  const loadSpKeys = async (list: readonly SpKeyInput[]): Promise<Map<string, SigningKey>> => {
+  const loadSpKeys = (list: readonly SpKeyInput[]): Map<string, SigningKey> => {
     const map = new Map<string, SigningKey>();
     for (const k of list) {
       const origin = `serviceProviders[id=${k.spId}].jwt.privateKey`;
-      map.set(k.spId, await toSigningKey(k.alg, importPrivate(k.pem, origin), k.pem.includes(DEV_KEY_MARKER), origin));
+      map.set(k.spId, toSigningKey(k.alg, importPrivate(k.pem, origin), k.pem.includes(DEV_KEY_MARKER), origin));
     }
     return map;
   };
-  spKeys = await loadSpKeys(options.spKeys ?? []);
+  spKeys = loadSpKeys(options.spKeys ?? []);
   const saml = await loadOrGenerateSaml(options.keysDir, generated, options.seed);
-  const retired = await loadRetired(options.keysDir, options.graceSeconds ?? 604_800, Math.floor((options.now ?? Date.now()) / 1000));
+  const retired = loadRetired(options.keysDir, options.graceSeconds ?? 604_800, Math.floor((options.now ?? Date.now()) / 1000));
 
   const jwtKey = (alg: AsymmetricAlg): SigningKey => {
     const key = idpKeys.get(alg);
@@ -345,7 +352,7 @@ export async function loadKeystore(options: KeystoreOptions): Promise<Keystore> 
   let jwksDoc = buildJwks();
   return {
     setSpKeys: async (list) => {
-      spKeys = await loadSpKeys(list);
+      spKeys = loadSpKeys(list);
       jwksDoc = buildJwks();
     },
     jwtKey,

@@ -7,7 +7,6 @@
  * Outgoing messages are signed: with HTTP-Redirect over the query string, with
  * HTTP-POST inside the XML (after the Issuer).
  */
-import { create } from 'xmlbuilder2';
 import type { ResolvedServiceProvider } from '../config/load.js';
 import { IdpError } from '../errors.js';
 import { encodePost, encodeRedirect, type IncomingMessage } from './binding.js';
@@ -15,7 +14,7 @@ import { NS, SAML_VERSION, TOP_STATUS, type BindingName, type SamlStatus } from 
 import { receiveMessage, type SamlServiceProvider } from './inbound.js';
 import { appendStatus, type SamlIdpContext } from './response.js';
 import { signXml } from './sign.js';
-import { attribute, childElements, optionalChild, parseInstant, quote, samlInstant, textContent } from './xml.js';
+import { attribute, childElements, optionalChild, parseInstant, quote, samlInstant, textContent, xmlbuilder2 } from './xml.js';
 
 export interface ReceiveLogoutOptions {
   serviceProviders: readonly ResolvedServiceProvider[];
@@ -144,7 +143,7 @@ export function buildLogoutRequest(idp: SamlIdpContext, input: LogoutRequestInpu
   const destination = sloUrlOf(input.sp);
   const id = idp.newId();
   const now = idp.clock.now();
-  const doc = create();
+  const doc = xmlbuilder2().create();
   const root = doc.ele(NS.samlp, 'samlp:LogoutRequest', {
     'xmlns:saml': NS.saml,
     ID: id,
@@ -170,7 +169,7 @@ export interface LogoutResponseInput {
 export function buildLogoutResponse(idp: SamlIdpContext, input: LogoutResponseInput): BuiltMessage {
   const destination = sloUrlOf(input.sp);
   const id = idp.newId();
-  const doc = create();
+  const doc = xmlbuilder2().create();
   const root = doc.ele(NS.samlp, 'samlp:LogoutResponse', {
     'xmlns:saml': NS.saml,
     ID: id,

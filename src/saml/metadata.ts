@@ -4,8 +4,8 @@
  * SingleLogoutService and NameIDFormats, then the SingleSignOnServices.
  * An SP can be set up by pasting it (or its URL, `<baseUrl>/saml/metadata`).
  */
-import { create } from 'xmlbuilder2';
 import { BINDINGS, NAMEID_FORMAT, NS } from './constants.js';
+import { xmlbuilder2 } from './xml.js';
 
 export interface MetadataInput {
   entityId: string;
@@ -26,7 +26,7 @@ export function samlEndpoints(baseUrl: string): { metadata: string; sso: string;
 
 export function buildMetadata(input: MetadataInput): string {
   const endpoints = samlEndpoints(input.baseUrl);
-  const doc = create({ version: '1.0', encoding: 'UTF-8' });
+  const doc = xmlbuilder2().create({ version: '1.0', encoding: 'UTF-8' });
   const entity = doc.ele(NS.md, 'md:EntityDescriptor', { 'xmlns:ds': NS.ds, entityID: input.entityId });
   const idp = entity.ele(NS.md, 'md:IDPSSODescriptor', {
     WantAuthnRequestsSigned: input.wantAuthnRequestsSigned ? 'true' : 'false',

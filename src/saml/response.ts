@@ -23,7 +23,6 @@
  *       AttributeStatement/Attribute(Name, NameFormat)/AttributeValue+
  */
 import { DOMParser } from '@xmldom/xmldom';
-import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import type { Clock } from '../clock.js';
 import { IdpError } from '../errors.js';
@@ -42,7 +41,7 @@ import type { IdGenerator } from './ids.js';
 import type { SamlServiceProvider } from './inbound.js';
 import { element, serializeXml, type XmlElement } from './c14n.js';
 import { signElement, signXml, type SigningCredentials } from './sign.js';
-import { quote, samlInstant, serialize } from './xml.js';
+import { quote, samlInstant, serialize, xmlbuilder2 } from './xml.js';
 
 /** The signed-in user a Response speaks for. */
 export interface SamlUser {
@@ -174,7 +173,7 @@ function responseRoot(idp: SamlIdpContext, id: string, destination: string, inRe
     Destination: destination,
   };
   if (inResponseTo !== undefined) attrs.InResponseTo = inResponseTo;
-  const doc = create();
+  const doc = xmlbuilder2().create();
   const root = doc.ele(NS.samlp, 'samlp:Response', attrs);
   root.ele(NS.saml, 'saml:Issuer').txt(idp.entityId);
   return { doc, root };
@@ -241,7 +240,7 @@ export async function buildResponse(idp: SamlIdpContext, input: ResponseInput): 
   if (sp.saml.encryptAssertion) {
     if (sp.saml.encryptionCert === null) throw new TypeError(`service provider ${sp.id}: encryptAssertion needs an encryptionCert`);
     const encryptedData = await encryptAssertion(serializeXml(assertion), sp.saml.encryptionCert);
-    const encrypted = appendXml(end(create().ele(NS.saml, 'saml:EncryptedAssertion')), encryptedData);
+    const encrypted = appendXml(end(xmlbuilder2().create().ele(NS.saml, 'saml:EncryptedAssertion')), encryptedData);
     const { doc, root } = responseRoot(idp, responseId, input.acsUrl, input.inResponseTo);
     appendStatus(root, 'Success');
     let xml = appendXml(end(doc), encrypted);

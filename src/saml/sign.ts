@@ -17,7 +17,6 @@
  *   to that), in a fraction of the time: the single sign-on Response uses it.
  */
 import crypto, { type KeyObject } from 'node:crypto';
-import { SignedXml, pemCertificates } from 'xml-crypto';
 import { IdpError } from '../errors.js';
 import {
   ACCEPTED_C14N_URIS,
@@ -33,7 +32,7 @@ import {
 import { attributeOf, canonicalXml, childElement, element, type XmlElement } from './c14n.js';
 import { NS } from './constants.js';
 import { isSafeId } from './ids.js';
-import { attribute, childElements, quote, serialize, type Document, type Element } from './xml.js';
+import { attribute, childElements, quote, serialize, xmlCrypto, type Document, type Element } from './xml.js';
 
 /** What signing needs from the keystore (`Keystore.saml` fits). */
 export interface SigningCredentials {
@@ -59,6 +58,7 @@ export function signXml(xml: string, options: SignXmlOptions): string {
   if (!isSafeId(options.id)) throw new TypeError(`signXml: not a usable ID: ${quote(options.id)}`);
   const alg = signatureAlgorithm(options.algorithm ?? DEFAULT_SIGNATURE_ALGORITHM);
   const target = `//*[@ID='${options.id}']`;
+  const { SignedXml } = xmlCrypto();
   const sig = new SignedXml({
     privateKey: options.credentials.privateKeyPem,
     publicCert: options.credentials.certificatePem,
@@ -96,7 +96,7 @@ function prepare(credentials: SigningCredentials): PreparedCredentials {
     certificatePem: credentials.certificatePem,
     key: crypto.createPrivateKey(credentials.privateKeyPem),
     // The same certificate text xml-crypto puts in KeyInfo.
-    certificates: pemCertificates(credentials.certificatePem),
+    certificates: xmlCrypto().pemCertificates(credentials.certificatePem),
   };
   prepared.set(credentials, fresh);
   return fresh;
@@ -168,6 +168,7 @@ export function verifyEnvelopedSignature(xml: string, doc: Document, certificate
   const signature = signatures[0]!;
   checkSignatureStructure(signature, rootId, what);
 
+  const { SignedXml } = xmlCrypto();
   const verifier = new SignedXml({ publicCert: certificatePem, getCertFromKeyInfo: () => null });
   let valid = false;
   try {

@@ -8,9 +8,16 @@
  */
 import { DOMParser, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
 import { IdpError } from '../errors.js';
+import { lazyRequire } from '../lazy-require.js';
 import { LIMITS } from './constants.js';
 
 export type { Document, Element };
+
+// XML libraries that only some requests need, loaded when first used rather than at start-up.
+/** Builds status Responses, logout messages, metadata and reports. */
+export const xmlbuilder2 = lazyRequire<typeof import('xmlbuilder2')>('xmlbuilder2');
+/** The reference XML signatures (the fast path only reads certificates with it, once per key). */
+export const xmlCrypto = lazyRequire<typeof import('xml-crypto')>('xml-crypto');
 
 const ELEMENT_NODE = 1;
 const TEXT_NODE = 3;

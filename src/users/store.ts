@@ -3,6 +3,13 @@
  * a config entry that changed since the last start overwrites the stored user,
  * an unchanged one leaves run-time edits (CLI, control API) in place. Emails are
  * compared after NFKC normalization and case folding.
+ *
+ * Hashing a config user's password (or checking that it is unchanged) costs a
+ * scrypt at the configured cost, tens of milliseconds of CPU each; at start that
+ * would hold up the server. So the rows are written at once and the hashes after,
+ * on libuv's threads, once the server listens (`hashConfigPasswords`): a sign-in
+ * or an edit of a config user waits for its own hash (and starts the hashing if
+ * nothing has yet), and `pendingConfigPasswords` tells /readyz.
  */
 import crypto from 'node:crypto';
 import type { Db } from '../store/db.js';
@@ -59,14 +66,23 @@ function configDigest(u: UserConfig): string {
 
 export type AuthResult = { ok: true; user: User } | { ok: false; reason: 'invalid' | 'disabled' };
 
+/** The password hash of a new config user until its real one is written: no password matches it. */
+const HASH_PENDING = '';
+
 export class UserStore {
   readonly #db: Db;
   readonly #logN: number;
   #dummy: Promise<string> | undefined;
+  /** Config users whose password is being hashed or checked in the background, by email key. */
+  readonly #pending = new Map<string, Promise<void>>();
+  /** What deferred hashing waits for, until `hashConfigPasswords` opens it. */
+  #gate: { opened: Promise<void>; open: () => void } | undefined;
   readonly #find;
   readonly #list;
   readonly #insert;
   readonly #update;
+  readonly #updateFromConfig;
+  readonly #setConfigPassword;
   readonly #delete;
 
   constructor(db: Db, passwordHashCost: number) {
@@ -82,7 +98,17 @@ export class UserStore {
       `UPDATE users SET email = @email, name = @name, password_hash = @hash, attributes = @attributes, disabled = @disabled,
          updated_at = @now, config_digest = @digest, config_password_hash = @configHash WHERE email_key = @key`,
     );
+    this.#updateFromConfig = db.prepare(
+      `UPDATE users SET email = @email, name = @name, attributes = @attributes, disabled = @disabled, updated_at = @now, config_digest = @digest
+       WHERE email_key = @key`,
+    );
+    this.#setConfigPassword = db.prepare('UPDATE users SET password_hash = @hash, config_password_hash = @hash, updated_at = @now WHERE email_key = @key');
     this.#delete = db.prepare('DELETE FROM users WHERE email_key = ?');
+  }
+
+  /** How many config users' passwords are still being hashed or checked (see the file comment). */
+  get pendingConfigPasswords(): number {
+    return this.#pending.size;
   }
 
   find(email: string): User | undefined {
@@ -96,6 +122,7 @@ export class UserStore {
 
   /** Checks a password. Unknown users cost one hash too, so timing does not tell them apart. */
   async authenticate(email: string, password: string): Promise<AuthResult> {
+    await this.#configPasswordWritten(emailKey(email));
     const row = this.#find.get(emailKey(email)) as Row | undefined;
     if (!row) {
       this.#dummy ??= dummyHash(this.#logN);
@@ -132,6 +159,8 @@ export class UserStore {
   }
 
   async update(email: string, patch: UserPatch): Promise<User> {
+    // After the config's hash, so that it cannot overwrite a password set here.
+    await this.#configPasswordWritten(emailKey(email));
     const row = this.#find.get(emailKey(email)) as Row | undefined;
     if (!row) throw new IdpError('not_found', `There is no user ${email}.`);
     const hash = patch.password !== undefined ? await hashPassword(patch.password, this.#logN) : row.password_hash;
@@ -153,44 +182,80 @@ export class UserStore {
     if (this.#delete.run(emailKey(email)).changes === 0) throw new IdpError('not_found', `There is no user ${email}.`);
   }
 
-  /** Writes the config's users (see the file comment for what wins). */
-  async upsertFromConfig(users: readonly UserConfig[]): Promise<void> {
-    const writes = await Promise.all(
-      users.map(async (u) => {
-        const key = emailKey(u.email);
-        const row = this.#find.get(key) as Row | undefined;
-        const digest = configDigest(u);
-        const passwordChanged = !row?.config_password_hash || !(await verifyPassword(u.password, row.config_password_hash));
-        if (row && !passwordChanged && row.config_digest === digest) return undefined;
-        const configHash = passwordChanged ? await hashPassword(u.password, this.#logN) : row!.config_password_hash!;
-        const fromConfig = !row || row.config_digest !== digest;
-        return {
-          exists: row !== undefined,
-          params: {
-            key,
-            email: fromConfig ? u.email : row.email,
-            name: fromConfig ? (u.name ?? null) : row.name,
-            hash: passwordChanged ? configHash : row!.password_hash,
-            attributes: fromConfig ? JSON.stringify(u.attributes) : row.attributes,
-            disabled: fromConfig ? (u.disabled ? 1 : 0) : row.disabled,
-            now: Date.now(),
-            digest,
-            configHash,
-          },
-        };
-      }),
-    );
+  /**
+   * Writes the config's users (see the file comment for what wins): at once, except
+   * the password hashes, which follow in the background; with `deferHashing`, only
+   * once `hashConfigPasswords` is called. Resolves when every hash is written.
+   */
+  upsertFromConfig(users: readonly UserConfig[], options: { deferHashing?: boolean } = {}): Promise<void> {
+    const now = Date.now();
+    const rows = users.map((u) => ({ u, key: emailKey(u.email), row: this.#find.get(emailKey(u.email)) as Row | undefined }));
     this.#db.transaction(() => {
-      for (const w of writes) {
-        if (!w) continue;
-        if (w.exists) this.#update.run(w.params);
-        else this.#insert.run(w.params);
+      for (const { u, key, row } of rows) {
+        const digest = configDigest(u);
+        if (row?.config_digest === digest) continue;
+        const params = { key, email: u.email, name: u.name ?? null, attributes: JSON.stringify(u.attributes), disabled: u.disabled ? 1 : 0, now, digest };
+        if (row) this.#updateFromConfig.run(params);
+        else this.#insert.run({ ...params, hash: HASH_PENDING, configHash: null });
       }
     })();
+    if (options.deferHashing && !this.#gate) {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      this.#gate = { opened, open };
+    }
+    return Promise.all(rows.map(({ u, key }) => this.#syncConfigPassword(key, u.password))).then(() => undefined);
+  }
+
+  /**
+   * Starts the config users' password hashing that `deferHashing` held back (the
+   * server calls it once it listens). Resolves when none is pending; failures are
+   * reported by the promise `upsertFromConfig` returned.
+   */
+  hashConfigPasswords(): Promise<void> {
+    this.#gate?.open();
+    return Promise.allSettled(this.#pending.values()).then(() => undefined);
+  }
+
+  /** Waits until the config user `key`'s password hash, if pending, is written. */
+  async #configPasswordWritten(key: string): Promise<void> {
+    const pending = this.#pending.get(key);
+    if (!pending) return;
+    this.#gate?.open();
+    await pending;
+  }
+
+  /**
+   * Hashes a config user's password into the store unless the stored config hash
+   * already matches it. The jobs run side by side (libuv's pool runs four at once),
+   * not one after another: glibc maps a scrypt's 16 MiB (cost 14) and unmaps it when
+   * freed only until the first such block is freed, and takes later ones from heaps
+   * that keep the memory; in sequence, they would leave ~16 MiB per pool thread in
+   * the idle server.
+   */
+  #syncConfigPassword(key: string, password: string): Promise<void> {
+    const sync = async () => {
+      // Closed meanwhile (a shutdown): the next start hashes it again.
+      if (!this.#db.open) return;
+      const row = this.#find.get(key) as Row | undefined;
+      if (!row || (row.config_password_hash && (await verifyPassword(password, row.config_password_hash)))) return;
+      const hash = await hashPassword(password, this.#logN);
+      if (this.#db.open) this.#setConfigPassword.run({ key, hash, now: Date.now() });
+    };
+    // After an earlier job for the same user, so the last config's password wins.
+    const before = this.#pending.get(key) ?? this.#gate?.opened ?? Promise.resolve();
+    const job = before.then(sync, sync);
+    this.#pending.set(key, job);
+    const settle = () => {
+      if (this.#pending.get(key) === job) this.#pending.delete(key);
+    };
+    job.then(settle, settle);
+    return job;
   }
 
   /** Back to exactly the config's users: every other user and every run-time edit is dropped. */
   async resetToConfig(users: readonly UserConfig[]): Promise<void> {
+    await this.hashConfigPasswords();
     this.#db.prepare('DELETE FROM users').run();
     await this.upsertFromConfig(users);
   }

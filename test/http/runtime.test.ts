@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import request from 'supertest';
-import { createLogger } from '../../src/logger.js';
-import { HS_SECRET, startTestIdp } from '../helpers/idp.js';
+import { createIdp } from '../../src/app.js';
+import { resolveConfig } from '../../src/config/load.js';
+import { createLogger, silentLogger } from '../../src/logger.js';
+import { HS_SECRET, demoLikeConfig, freePort, startTestIdp, tempDir } from '../helpers/idp.js';
 import { csrfFrom, hiddenField, jwtFromLocation, login } from '../helpers/http.js';
 
 function collector(): { stream: Writable; lines: () => Record<string, unknown>[]; text: () => string } {
@@ -72,11 +74,30 @@ describe('runtime behaviour', () => {
     }
   });
 
-  it('answers /readyz when the store and keys are loaded, and 503 when the store is gone', async () => {
+  it('signs a config user in before the server has hashed their password, and /readyz says it is pending', async () => {
+    const config = resolveConfig(demoLikeConfig(await freePort(), await freePort(), tempDir()), { source: 'test config', baseDir: process.cwd() });
+    // An app that no server listens with: nothing has started the hashing (startAll does once it listens).
+    const idp = await createIdp(config, { logger: silentLogger });
+    try {
+      const pending = await request(idp.handler).get('/readyz').expect(503);
+      assert.equal(pending.body.checks.users, 'hashing or checking the passwords of 5 config user(s)');
+      assert.equal(idp.context.users.find('bob@example.com')?.name, 'Bob Builder', 'the users are in the store at once');
+      await login(request.agent(idp.handler), 'bob@example.com', 'bob-password');
+      await login(request.agent(idp.handler), 'alice@example.com', 'wrong-password', '', 401);
+      await idp.context.users.hashConfigPasswords();
+      const ready = await request(idp.handler).get('/readyz').expect(200);
+      assert.equal(ready.body.checks.users, 'ok');
+    } finally {
+      await idp.close();
+    }
+  });
+
+  it('answers /readyz when the store, keys and config users are ready, and 503 when the store is gone', async () => {
     const idp = await startTestIdp();
     try {
+      await idp.running.idp.context.users.hashConfigPasswords();
       const ok = await request(idp.url).get('/readyz').expect(200);
-      assert.deepEqual(ok.body, { status: 'ready', checks: { store: 'ok', keys: 'ok' } });
+      assert.deepEqual(ok.body, { status: 'ready', checks: { store: 'ok', keys: 'ok', users: 'ok' } });
       idp.running.idp.context.db.close();
       const down = await request(idp.url).get('/readyz').expect(503);
       assert.equal(down.body.checks.store, 'the SQLite store does not answer');

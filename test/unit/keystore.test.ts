@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { KEY_FILES, loadKeystore } from '../../src/keys/keystore.js';
 import { bundledKeysDir } from '../../src/paths.js';
 import { ConfigError } from '../../src/errors.js';
@@ -33,6 +34,16 @@ describe('the keystore', () => {
     assert.match(ks.jwtKey('ES256').kid, /^dev-CHANGE-ME-/);
     for (const file of Object.values(KEY_FILES)) {
       assert.match(fs.readFileSync(path.join(bundledKeysDir, file), 'utf8'), /^DEVELOPMENT KEY - CHANGE-ME/);
+    }
+  });
+
+  it('derives each kid from the RFC 7638 thumbprint of the published key, as jose computes it', async () => {
+    const ks = await loadKeystore({ keysDir: tempDir('mock-idp-keys-') });
+    for (const alg of ['RS256', 'ES256'] as const) {
+      const key = ks.jwtKey(alg);
+      const published = ks.jwks().keys.find((k) => k.kid === key.kid);
+      assert.ok(published, `the JWKS publishes the ${alg} key`);
+      assert.equal(key.kid, await calculateJwkThumbprint(await exportJWK(key.publicKey)));
     }
   });
 

@@ -8,6 +8,7 @@ import type { UserConfig } from '../../src/config/schema.js';
 import { tempDir } from '../helpers/idp.js';
 
 const alice: UserConfig = { email: 'Alice@Example.com', password: 'alice-password', name: 'Alice', attributes: { siteId: '1' }, disabled: false };
+const bob: UserConfig = { email: 'bob@example.com', password: 'bob-password', attributes: {}, disabled: false };
 
 describe('the user store', () => {
   it('stores config users hashed and authenticates them case-insensitively', async () => {
@@ -51,6 +52,41 @@ describe('the user store', () => {
     await users.resetToConfig([alice]);
     assert.deepEqual(users.list().map((u) => u.email), ['Alice@Example.com']);
     assert.equal((await users.authenticate('alice@example.com', 'alice-password')).ok, true);
+    db.close();
+  });
+
+  it('writes config users at once and their password hashes when started or first needed', async () => {
+    const dir = tempDir();
+    let db = openDb(dir);
+    let users = new UserStore(db, 10);
+    const written = users.upsertFromConfig([alice, bob], { deferHashing: true });
+    assert.deepEqual(users.list().map((u) => u.email), ['Alice@Example.com', 'bob@example.com'], 'listed before any hash');
+    assert.equal(users.pendingConfigPasswords, 2);
+    // A sign-in does not wait for a start that may never come: it starts the hashing.
+    assert.equal((await users.authenticate('alice@example.com', 'alice-password')).ok, true);
+    await users.hashConfigPasswords();
+    await written;
+    assert.equal(users.pendingConfigPasswords, 0);
+    const hashes = db.prepare('SELECT password_hash, config_password_hash FROM users ORDER BY email_key').all() as { password_hash: string; config_password_hash: string }[];
+    for (const h of hashes) {
+      assert.match(h.password_hash, /^scrypt\$10\$/);
+      assert.equal(h.config_password_hash, h.password_hash);
+    }
+    db.close();
+
+    // Restarted with a new config password: the old one is refused even before the hashing was started.
+    db = openDb(dir);
+    users = new UserStore(db, 10);
+    void users.upsertFromConfig([{ ...alice, password: 'new-config-password' }, bob], { deferHashing: true });
+    assert.equal((await users.authenticate('alice@example.com', 'alice-password')).ok, false);
+    assert.equal((await users.authenticate('alice@example.com', 'new-config-password')).ok, true);
+
+    // A password set at run time while the config's is pending is not overwritten by it.
+    void users.upsertFromConfig([{ ...bob, password: 'bob-config-2' }], { deferHashing: true });
+    await users.update('bob@example.com', { password: 'set-at-run-time' });
+    await users.hashConfigPasswords();
+    assert.equal((await users.authenticate('bob@example.com', 'set-at-run-time')).ok, true);
+    assert.equal((await users.authenticate('bob@example.com', 'bob-config-2')).ok, false);
     db.close();
   });
 
