@@ -20,7 +20,7 @@ import type { MintedToken } from './jwt/signer.js';
 import { silentLogger, type Logger } from './logger.js';
 import { mintJwtFor, samlResponseFor, type BuiltSamlResponse, type SamlResponseOptions } from './mint.js';
 import type { User, UserInput, UserPatch } from './users/store.js';
-import { closeServer } from './server.js';
+import { closeServer, hashConfigPasswordsSoon } from './server.js';
 
 export type { ConfigInput } from './config/schema.js';
 export type { ResolvedConfig, ResolvedServiceProvider } from './config/load.js';
@@ -109,8 +109,7 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<RunningId
     // Without a clock option, the config's `clock` (or the real time) applies.
     idp = await createIdp(config, { ...(options.clock !== undefined ? { clock: toClock(options.clock) } : {}), logger: options.logger ?? silentLogger });
     server.on('request', idp.handler);
-    // Listening, so the config users' password hashes can be computed (see server.ts startAll).
-    void idp.context.users.hashConfigPasswords();
+    hashConfigPasswordsSoon(idp);
   } catch (err) {
     await closeServer(server);
     throw err;

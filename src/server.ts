@@ -43,6 +43,19 @@ export function listen(app: Express | http.RequestListener, port: number, host: 
   });
 }
 
+/** How long after listening the config users' password hashing starts, unless a sign-in of one of them starts it first. */
+const HASHING_DELAY_MS = 250;
+
+/**
+ * Starts hashing the config users' passwords shortly after the server listens: four
+ * scrypt jobs at the configured cost would otherwise share the CPU with the first
+ * requests (a health check, the first page) for a couple of hundred milliseconds.
+ * A sign-in or edit of such a user starts it at once; /readyz waits for it.
+ */
+export function hashConfigPasswordsSoon(idp: Idp): void {
+  setTimeout(() => void idp.context.users.hashConfigPasswords(), HASHING_DELAY_MS).unref();
+}
+
 export function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
@@ -96,8 +109,7 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
       throw err;
     }
   }
-  // The config users' password hashes only now, so they do not compete with the start for the CPU and libuv's threads.
-  void idp.context.users.hashConfigPasswords();
+  hashConfigPasswordsSoon(idp);
   return {
     idp,
     idpServer,
