@@ -372,7 +372,9 @@ async function waitForIdp(): Promise<void> {
   for (;;) {
     if (childExit) throw new Error(`the IdP ${childExit} during start-up; see ${logFile}`);
     try {
-      const res = await new Browser().get(`${IDP}/readyz`);
+      // Plain fetch, not a counted Browser: the 503s of a starting IdP (config users still
+      // being hashed) are the readiness check working, not answers of the soak's traffic.
+      const res = await fetch(`${IDP}/readyz`);
       if (res.status === 200) return;
     } catch {
       // not listening yet
