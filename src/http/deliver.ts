@@ -231,6 +231,14 @@ export async function recordingRefusals<T>(
   }
 }
 
+/** A delivery after review: the flow to update, whether it was reviewed or edited, the faults chosen there. */
+export interface SamlNoteExtra {
+  flowId?: string | undefined;
+  reviewed?: boolean;
+  edited?: boolean;
+}
+export type JwtNoteExtra = SamlNoteExtra & { faults?: string[] };
+
 /** Notes a JWT sent to the SP: the jti for replayed-jti (fault-free tokens only), and the flow (new, or the reviewed one updated). */
 export function noteJwt(
   ctx: AppContext,
@@ -238,7 +246,7 @@ export function noteJwt(
   user: string,
   send: JwtSend,
   issued: IssuedJwt,
-  extra: { flowId?: string | undefined; reviewed?: boolean; edited?: boolean; faults?: string[] } = {},
+  extra: JwtNoteExtra = {},
 ): void {
   if (issued.faults.length === 0 && !extra.faults?.length) ctx.faults.remember(sp.id, { jti: issued.claims.jti });
   const flow = jwtFlow(sp, user, send, issued, { reviewed: extra.reviewed ?? false, edited: extra.edited ?? false, ...(extra.faults ? { faults: extra.faults } : {}) });
@@ -254,7 +262,7 @@ export function completeJwt(
   user: string,
   send: JwtSend,
   issued: IssuedJwt,
-  extra: { flowId?: string | undefined; reviewed?: boolean; edited?: boolean; faults?: string[] } = {},
+  extra: JwtNoteExtra = {},
 ): void {
   rememberSp(req, sp.id);
   noteJwt(ctx, sp, user, send, issued, extra);
@@ -269,7 +277,7 @@ export function noteSaml(
   send: SamlSend,
   issued: IssuedSamlResponse,
   inResponseTo: string | undefined,
-  extra: { flowId?: string | undefined; reviewed?: boolean; edited?: boolean } = {},
+  extra: SamlNoteExtra = {},
 ): void {
   if (issued.faults.length === 0) ctx.faults.remember(sp.id, { assertionId: issued.assertionId });
   const flow = samlFlow(sp, user, send, issued, inResponseTo, { reviewed: extra.reviewed ?? false, edited: extra.edited ?? false });
@@ -286,7 +294,7 @@ export function completeSaml(
   send: SamlSend,
   issued: IssuedSamlResponse,
   request: { inResponseTo: string | undefined; sessionIndex: string },
-  extra: { flowId?: string | undefined; reviewed?: boolean; edited?: boolean } = {},
+  extra: SamlNoteExtra = {},
 ): void {
   const state = (req.session.saml ??= { sessionIndex: request.sessionIndex, sps: {} });
   state.sps[sp.id] = { nameId: issued.nameId };
