@@ -2,7 +2,6 @@
  * createIdp: builds the IdP's Express app and its services from a resolved
  * config. It never listens; main.ts, the library API and tests do.
  */
-import crypto from 'node:crypto';
 import type http from 'node:http';
 import path from 'node:path';
 import ejs from 'ejs';
@@ -10,8 +9,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Clock } from './clock.js';
 import type { ResolvedConfig } from './config/load.js';
-import { pinoHttp } from 'pino-http';
-import { createLogger, redactUrl, type Logger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { SqliteSessionStore } from './store/session-store.js';
 import type { RedisSessions } from './store/redis.js';
 import { createServices } from './services.js';
@@ -21,7 +19,9 @@ import type { AppContext } from './http/context.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { homeRouter } from './http/home.js';
 import { jwtRouter } from './http/jwt.js';
-import { samlRouter, samlShared } from './http/saml.js';
+import { samlRouter } from './http/saml.js';
+import { requestLog } from './http/request-log.js';
+import type { Render } from './http/answer.js';
 import { fastPath } from './http/fast-path.js';
 import { reviewRouter } from './http/review.js';
 import { debugRouter } from './http/debug.js';
@@ -104,7 +104,9 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     const store = redis?.store ?? sqliteSessions!;
     const secret = sessionSecret(config.sessionSecret, db);
     const sessions = sessionIssuer({ store, secret, secure, ttlSeconds: config.sessionTtlSeconds, now: () => services.clock.now() });
-    const context: AppContext = Object.assign(services, { readiness, sessions, saml: samlShared(services) });
+    // The app's templates, compiled once into ejs' cache: no view lookup or option merging per answer.
+    const render: Render = (view, locals) => ejs.renderFile(path.join(viewsDir, `${view}.ejs`), locals, { cache: true });
+    const context: AppContext = Object.assign(services, { readiness, sessions, render });
 
     // Registered SP origins for CSP, recomputed when service providers change at run time.
     let origins = spOrigins(config).join(' ');
@@ -119,25 +121,9 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.set('query parser', 'simple');
     if (secure) app.set('trust proxy', 'loopback');
 
-    // One log line per request, with a request id that error pages show too.
-    app.use(
-      pinoHttp({
-        logger,
-        genReqId: () => crypto.randomUUID(),
-        autoLogging: { ignore: (req) => /^\/(healthz|readyz|static\/)/.test(req.url ?? '') },
-        customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-        serializers: {
-          req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
-          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        },
-        quietReqLogger: true,
-      }),
-    );
-    app.use((req, res, next) => {
-      res.locals.requestId = String(req.id);
-      res.set('X-Request-Id', res.locals.requestId as string);
-      next();
-    });
+    // One log line per request, with a request id that error pages show too (the fast path writes the same line).
+    const log = requestLog(logger);
+    app.use(log.middleware);
     const security = helmet({
       contentSecurityPolicy: {
         useDefaults: false,
@@ -191,12 +177,11 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     const handler = fastPath({
       ctx: context,
       app,
-      // The app's template, compiled once into ejs' cache: no view lookup or option merging per answer.
-      render: (view, locals) => ejs.renderFile(path.join(viewsDir, `${view}.ejs`), locals, { cache: true }),
       store: sqliteSessions,
       secret,
       ttlSeconds: config.sessionTtlSeconds,
       logger,
+      requestLog: log,
       securityHeaders: () => (securityHeaders ??= capturedHeaders(security)),
     });
 

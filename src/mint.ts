@@ -1,25 +1,18 @@
 /**
  * Making a token or a SAML Response for a user and an SP outside a browser
- * flow: the control API, the library API and the CLI all come here, and this
- * uses the same signer and response builder as the server's SSO routes.
+ * flow: the control API, the library API and the CLI all come here. It uses the
+ * one issuer and the same bookkeeping as a browser sign-in (the flow history, the
+ * replay memory of fault-free tokens and assertions).
  */
-import type { ResolvedJwtSp, ResolvedServiceProvider } from './config/load.js';
 import { IdpError } from './errors.js';
-import type { MintedToken } from './jwt/signer.js';
+import type { JwtFault, SamlFault } from './faults/catalog.js';
+import { jwtEntry, samlEntry } from './flows/entries.js';
+import { recordDelivery } from './issue/delivered.js';
+import type { IssuedJwt, IssuedSamlResponse } from './issue/issuer.js';
 import { encodePost } from './saml/binding.js';
-import { isSamlSp } from './saml/inbound.js';
-import type { IssuedSamlResponse, JwtFault, SamlFault } from './faults/index.js';
 import type { Services } from './services.js';
+import { requireSp } from './sps.js';
 import type { User } from './users/store.js';
-
-export function requireSp(services: Services, spId: string): ResolvedServiceProvider {
-  const sp = services.sp(spId);
-  if (!sp) {
-    const known = services.config.serviceProviders.map((s) => s.id).join(', ') || 'none';
-    throw new IdpError('unknown_sp', `There is no service provider "${spId}" (known: ${known}).`);
-  }
-  return sp;
-}
 
 export function requireUser(services: Services, user: string | User): User {
   if (typeof user !== 'string') return user;
@@ -34,10 +27,15 @@ export async function mintJwtFor(
   user: string | User,
   overrides: Record<string, unknown> = {},
   faults: readonly JwtFault[] = [],
-): Promise<MintedToken & { faults: JwtFault[] }> {
-  const sp = requireSp(services, spId);
-  if (!sp.jwt) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no jwt section.`);
-  return services.faults.mintJwt({ ...sp, jwt: sp.jwt as ResolvedJwtSp }, requireUser(services, user), { overrides, faults });
+): Promise<IssuedJwt> {
+  const sp = requireSp(services, spId, 'jwt', { listKnown: true });
+  const who = requireUser(services, user);
+  const issued = await services.issuer.jwt(sp, who, { overrides, faults });
+  await recordDelivery(services, {
+    flow: jwtEntry(sp, who.email, issued, { binding: 'json', initiator: 'api', destination: undefined }),
+    sent: issued.faults.length === 0 ? { spId: sp.id, jti: issued.claims.jti } : undefined,
+  });
+  return issued;
 }
 
 export interface SamlResponseOptions {
@@ -57,20 +55,22 @@ export interface BuiltSamlResponse {
   acsUrl: string;
   responseId: string;
   assertionId: string;
-  /** What the fault injector built (for the flow history). */
+  /** What the issuer built. */
   issued: IssuedSamlResponse;
 }
 
 export async function samlResponseFor(services: Services, spId: string, user: string | User, options: SamlResponseOptions = {}): Promise<BuiltSamlResponse> {
-  const sp = requireSp(services, spId);
-  if (!isSamlSp(sp)) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no saml section.`);
+  const sp = requireSp(services, spId, 'saml', { listKnown: true });
   const acsUrl = options.acsUrl ?? sp.saml.acsUrls[0]!;
   if (!sp.saml.acsUrls.includes(acsUrl)) throw new IdpError('invalid_acs_url', `${acsUrl} is not one of ${sp.id}'s acsUrls.`);
-  const idp = { entityId: services.config.saml.entityId, credentials: services.keystore.saml, clock: services.clock, newId: services.ids.samlId };
-  const built = await services.faults.samlResponse(
-    idp,
-    { sp, user: requireUser(services, user), acsUrl, inResponseTo: options.inResponseTo, sessionIndex: options.sessionIndex ?? services.ids.samlId(), authnInstant: services.clock.now() },
+  const who = requireUser(services, user);
+  const issued = await services.issuer.samlResponse(
+    { sp, user: who, acsUrl, inResponseTo: options.inResponseTo, sessionIndex: options.sessionIndex ?? services.ids.samlId(), authnInstant: services.clock.now() },
     { faults: options.faults ?? [] },
   );
-  return { samlResponse: encodePost(built.xml), xml: built.xml, acsUrl, responseId: built.responseId, assertionId: built.assertionId, issued: built };
+  await recordDelivery(services, {
+    flow: samlEntry(sp, who.email, issued, { binding: 'json', initiator: 'api', acsUrl, inResponseTo: options.inResponseTo }),
+    sent: issued.faults.length === 0 ? { spId: sp.id, assertionId: issued.assertionId } : undefined,
+  });
+  return { samlResponse: encodePost(issued.xml), xml: issued.xml, acsUrl, responseId: issued.responseId, assertionId: issued.assertionId, issued };
 }

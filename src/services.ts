@@ -15,8 +15,10 @@ import { withServiceProviders, type ResolvedConfig, type ResolvedServiceProvider
 import { loadKeystore, type AsymmetricAlg, type Keystore, type SpKeyInput } from './keys/keystore.js';
 import { resolveHsSecrets, type GeneratedSecret } from './jwt/secrets.js';
 import { JwtSigner } from './jwt/signer.js';
-import { FaultInjector } from './faults/injector.js';
 import { FlowHistory } from './flows/history.js';
+import { ISSUER_STATE_PREFIX, Issuer } from './issue/issuer.js';
+import { samlIdpContext } from './issue/saml-idp.js';
+import { MemoryStateStore, type StateStore } from './state/index.js';
 import { silentLogger, type Logger } from './logger.js';
 import { kvGet, kvSet, openDb, type Db } from './store/db.js';
 import { UserStore } from './users/store.js';
@@ -76,9 +78,11 @@ export class Services {
   readonly generatedSecrets: GeneratedSecret[];
   /** The config as loaded from the file (or given to the library): what `reset` goes back to. */
   readonly fileConfig: ResolvedConfig;
-  /** Mints tokens and builds SAML Responses with injected faults; remembers what was sent, for the replay faults. */
-  readonly faults: FaultInjector;
-  /** Every single sign-on performed, newest first, bounded by flowHistorySize (in memory). */
+  /** The short-lived state: pending requests, review holds, replay marks, the flow history. */
+  readonly state: StateStore;
+  /** Mints every JWT and builds every SAML Response, faults applied when asked for. */
+  readonly issuer: Issuer;
+  /** Every single sign-on performed, newest first, bounded by flowHistorySize. */
   readonly flows: FlowHistory;
   #config: ResolvedConfig;
   #jwtSigner: JwtSigner;
@@ -107,8 +111,15 @@ export class Services {
     this.keystore = init.keystore;
     this.#jwtSigner = init.jwtSigner;
     this.generatedSecrets = init.generatedSecrets;
-    this.faults = new FaultInjector({ jwtSigner: () => this.#jwtSigner, keystore: init.keystore, clock: init.clock });
-    this.flows = new FlowHistory({ capacity: init.fileConfig.flowHistorySize, clock: init.clock });
+    this.state = new MemoryStateStore({ now: () => init.clock.now() });
+    this.issuer = new Issuer({
+      jwtSigner: () => this.#jwtSigner,
+      samlIdp: () => samlIdpContext(this),
+      keystore: init.keystore,
+      clock: init.clock,
+      state: this.state,
+    });
+    this.flows = new FlowHistory({ capacity: init.fileConfig.flowHistorySize, clock: init.clock, state: this.state });
     this.#spById = new Map(init.config.serviceProviders.map((sp) => [sp.id, sp]));
   }
 
@@ -187,11 +198,12 @@ export class Services {
     await this.users.resetToConfig(this.fileConfig.users);
     await this.setServiceProviders(this.fileConfig.serviceProviderInputs);
     this.db.prepare('DELETE FROM kv WHERE key = ?').run(RUNTIME_SPS_KEY);
-    this.faults.reset();
-    this.flows.clear();
+    await this.state.clear(ISSUER_STATE_PREFIX);
+    await this.flows.clear();
   }
 
   close(): void {
+    void this.state.close();
     this.db.close();
   }
 }

@@ -7,13 +7,17 @@
  */
 import type { ResolvedServiceProvider } from '../config/load.js';
 import { IdpError } from '../errors.js';
-import { FaultInjector, faultCatalog, type FaultInfo, type JwtFault, type SamlFault } from '../faults/index.js';
+import { faultCatalog, type FaultInfo, type JwtFault, type SamlFault } from '../faults/index.js';
+import { Issuer } from '../issue/issuer.js';
+import { samlIdpContext } from '../issue/saml-idp.js';
+import { MemoryStateStore } from '../state/memory.js';
 import { appendToUrl } from '../jwt/redirect-url.js';
 import { decodeMessage, encodePost } from '../saml/binding.js';
 import { attribute, expectRoot, parseUntrustedXml } from '../saml/xml.js';
 import { NS } from '../saml/constants.js';
 import { isSamlSp, type SamlServiceProvider } from '../saml/inbound.js';
 import type { Services } from '../services.js';
+import type { JwtSp } from '../sps.js';
 import type { User } from '../users/store.js';
 
 export type Verdict = 'pass' | 'fail' | 'error' | 'not-run';
@@ -109,7 +113,8 @@ function firstLineOf(body: string): string {
 export class ConformanceRunner {
   readonly #services: Services;
   readonly #sp: ResolvedServiceProvider;
-  readonly #injector: FaultInjector;
+  /** The IdP's issuer with a replay memory of this run's own (the IdP's stays untouched). */
+  readonly #issuer: Issuer;
   readonly #timeoutMs: number;
   readonly #deadline: number;
   readonly #allowed: Set<string>;
@@ -117,7 +122,13 @@ export class ConformanceRunner {
   constructor(services: Services, sp: ResolvedServiceProvider) {
     this.#services = services;
     this.#sp = sp;
-    this.#injector = new FaultInjector({ jwtSigner: () => services.jwtSigner, keystore: services.keystore, clock: services.clock });
+    this.#issuer = new Issuer({
+      jwtSigner: () => services.jwtSigner,
+      samlIdp: () => samlIdpContext(services),
+      keystore: services.keystore,
+      clock: services.clock,
+      state: new MemoryStateStore({ now: () => services.clock.now() }),
+    });
     this.#timeoutMs = sp.conformance?.timeoutMs ?? 5_000;
     this.#deadline = Date.now() + (sp.conformance?.totalTimeoutMs ?? 120_000);
     const urls = [...(sp.jwt?.redirectUrls ?? []), ...(sp.saml?.acsUrls ?? []), sp.conformance?.startUrl, sp.conformance?.acceptedWhen.probeUrl];
@@ -199,8 +210,7 @@ export class ConformanceRunner {
     }
     const request = await this.#authnRequest(jar);
     const services = this.#services;
-    const idp = { entityId: services.config.saml.entityId, credentials: services.keystore.saml, clock: services.clock, newId: services.ids.samlId };
-    const built = await this.#injector.samlResponse(idp, { sp, user, acsUrl: request.acsUrl, inResponseTo: request.id, sessionIndex: services.ids.samlId(), authnInstant: services.clock.now() }, { faults });
+    const built = await this.#issuer.samlResponse({ sp, user, acsUrl: request.acsUrl, inResponseTo: request.id, sessionIndex: services.ids.samlId(), authnInstant: services.clock.now() }, { faults });
     const samlResponse = encodePost(built.xml);
     const form: Record<string, string> = { SAMLResponse: samlResponse, ...(request.relayState !== undefined ? { RelayState: request.relayState } : {}) };
     const answer = await this.#send(jar, request.acsUrl, { method: 'POST', form });
@@ -252,14 +262,14 @@ export class ConformanceRunner {
       let validSaml: { samlResponse: string; relayState: string | undefined; acsUrl: string } | undefined;
       const valid = await judge({ id: `${protocol}:valid`, protocol, title: validTitle, reference: validRef, expected: 'accept' }, validJar, async () => {
         if (protocol === 'jwt') {
-          const issued = await this.#injector.mintJwt({ ...sp, jwt: sp.jwt! }, user);
+          const issued = await this.#issuer.jwt(sp as JwtSp, user);
           validToken = issued.token;
-          this.#injector.remember(sp.id, { jti: issued.claims.jti });
+          await this.#issuer.noteSent(sp.id, { jti: issued.claims.jti });
           return this.#deliverJwt(validJar, issued.token);
         }
         const { answer, sent } = await this.#deliverSaml(validJar, user, []);
         validSaml = sent;
-        this.#injector.remember(sp.id, { assertionId: sent.assertionId });
+        await this.#issuer.noteSent(sp.id, { assertionId: sent.assertionId });
         return answer;
       });
       cases.push(valid);
@@ -277,7 +287,7 @@ export class ConformanceRunner {
           await judge(base, jar, async () => {
             if (protocol === 'jwt') {
               const fault: JwtFault = f.name === 'clock-skew' ? { name: 'clock-skew', seconds: 3600 } : ({ name: f.name } as JwtFault);
-              const issued = await this.#injector.mintJwt({ ...sp, jwt: sp.jwt! }, user, { faults: [fault] });
+              const issued = await this.#issuer.jwt(sp as JwtSp, user, { faults: [fault] });
               return this.#deliverJwt(jar, issued.token);
             }
             return (await this.#deliverSaml(jar, user, [{ name: f.name } as SamlFault])).answer;

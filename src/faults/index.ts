@@ -3,5 +3,5 @@ export * from './catalog.js';
 export { MAX_FAULTS, parseFaults, parseJwtFaults, parseSamlFaults } from './parse.js';
 export { JWT_SIGNATURE_FAULTS, applyJwtClaimFaults, applyJwtSignatureFault, jwtSignatureFaultOf, type JwtSignatureFault } from './jwt.js';
 export { buildFaultedResponse, parseSamlEdit, type FaultedResponse, type SamlEdit } from './saml.js';
-export { FaultInjector, type IssuedJwt, type IssuedSamlResponse, type JwtServiceProvider, type MintJwtOptions, type SamlResponseOptions } from './injector.js';
+export { Issuer, type IssuedJwt, type IssuedSamlResponse, type JwtIssueOptions, type SamlIssueOptions } from '../issue/issuer.js';
 export { processFaultKeys, type FaultKeys } from './keys.js';

@@ -1,71 +1,18 @@
 /**
  * The flow history: every single sign-on the IdP performs, newest first, bounded
- * (the oldest are dropped past `capacity`). What a flow holds is safe to show to
- * anyone who can reach /flows or the control API: the decoded token or assertion
- * with its signatures cut to their first 8 characters (so nothing shown can be
- * replayed), never a password, a shared secret or a private key.
+ * (the oldest are dropped past `capacity`), kept in the state store. A record is
+ * plain data with the token or Response as sent; it is decoded and laid out when
+ * read. What a flow shows is safe to show to anyone who can reach /flows or the
+ * control API: signatures cut to their first 8 characters (so nothing shown can
+ * be replayed), never a password, a shared secret or a private key.
  */
 import { randomHex } from '../random.js';
 import type { Clock } from '../clock.js';
+import type { StateStore } from '../state/types.js';
+import { flowJwt, flowSaml } from './record.js';
+import type { Flow, FlowInput, FlowPatch, FlowProtocol } from './types.js';
 
-export type FlowProtocol = 'jwt' | 'saml';
-/** How the token or Response went: a 302 with jwt=, an auto-POST form, or JSON (the widget token endpoint, the control API). */
-export type FlowBinding = 'redirect' | 'post' | 'json';
-/**
- * - delivered: sent to the SP (what the SP then did is not known to the IdP);
- * - awaiting-review: held on the review page;
- * - status: a SAML Response with an error status and no assertion (NoPassive, InvalidNameIDPolicy, …);
- * - refused: the IdP answered with an error page instead.
- */
-export type FlowOutcome = 'delivered' | 'awaiting-review' | 'status' | 'refused';
-
-export interface FlowJwt {
-  header: Record<string, unknown>;
-  claims: Record<string, unknown>;
-  /** The signature's first 8 characters and "…" (empty for alg none). Never the whole of it. */
-  signature: string;
-}
-
-export interface FlowSaml {
-  responseId: string | undefined;
-  assertionId: string | undefined;
-  inResponseTo: string | undefined;
-  nameId: string | undefined;
-  status: string | undefined;
-  signed: { response: boolean; assertion: boolean };
-  encrypted: boolean;
-  /** The Response as sent, indented, SignatureValues cut. */
-  xml: string;
-  /** An encrypted assertion as the IdP signed it before encrypting it (same layout), when known. */
-  clearAssertion: string | undefined;
-}
-
-export interface Flow {
-  id: string;
-  /** ISO time, from the IdP clock. */
-  time: string;
-  protocol: FlowProtocol;
-  binding: FlowBinding;
-  /** sp: started by the SP (redirect_url, AuthnRequest); idp: IdP-initiated SAML; widget: the token endpoint; api: the control API. */
-  initiator: 'sp' | 'idp' | 'widget' | 'api';
-  sp: { id: string; name: string };
-  /** The signed-in user's email, when there was one. */
-  user: string | undefined;
-  /** Where the token or Response went (the redirect_url or ACS URL). */
-  destination: string | undefined;
-  /** Fault labels as written in fault= (clock-skew=120), empty when none. */
-  faults: string[];
-  reviewed: boolean;
-  edited: boolean;
-  outcome: FlowOutcome;
-  /** A sentence about the outcome: the error message, the SAML status message. */
-  detail: string | undefined;
-  jwt: FlowJwt | undefined;
-  saml: FlowSaml | undefined;
-}
-
-export type FlowInput = Omit<Flow, 'id' | 'time' | 'reviewed' | 'edited' | 'faults' | 'detail' | 'jwt' | 'saml'> &
-  Partial<Pick<Flow, 'reviewed' | 'edited' | 'faults' | 'detail' | 'jwt' | 'saml'>>;
+export type * from './types.js';
 
 export interface FlowQuery {
   /** At most this many, newest first. */
@@ -78,33 +25,54 @@ export interface FlowQuery {
 
 export type FlowListener = (flow: Flow, change: 'recorded' | 'updated') => void;
 
-export const DEFAULT_FLOW_HISTORY_SIZE = 1000;
+/** A stored flow: the input, its id and time. */
+type FlowRecord = FlowInput & { id: string; time: string };
 
-function copy(flow: Flow): Flow {
-  return structuredClone(flow);
+const LIST = 'flows:list';
+const RECORD = 'flows:record:';
+/** The state namespace of the history (the control API's reset clears it). */
+export const FLOWS_STATE_PREFIX = 'flows:';
+/** A record outlives its place in the list by at most this long (a shared store may keep one whose delete was lost). */
+const RECORD_TTL_MS = 30 * 24 * 3600 * 1000;
+
+function flowOf(record: FlowRecord): Flow {
+  return {
+    id: record.id,
+    time: record.time,
+    protocol: record.protocol,
+    binding: record.binding,
+    initiator: record.initiator,
+    sp: record.sp,
+    user: record.user,
+    destination: record.destination,
+    faults: record.faults ?? [],
+    reviewed: record.reviewed ?? false,
+    edited: record.edited ?? false,
+    outcome: record.outcome,
+    detail: record.detail,
+    jwt: record.token === undefined ? undefined : flowJwt(record.token),
+    saml: record.response === undefined ? undefined : flowSaml(record.response, record.response.inResponseTo),
+  };
 }
 
 export class FlowHistory {
   readonly capacity: number;
   readonly #clock: Clock;
-  /** Oldest first. */
-  readonly #flows: Flow[] = [];
+  readonly #state: StateStore;
   readonly #listeners = new Set<FlowListener>();
   #seq = 0;
 
-  constructor(options: { capacity?: number; clock: Clock }) {
-    this.capacity = Math.max(0, Math.floor(options.capacity ?? DEFAULT_FLOW_HISTORY_SIZE));
+  constructor(options: { capacity: number; clock: Clock; state: StateStore }) {
+    this.capacity = Math.max(0, Math.floor(options.capacity));
     this.#clock = options.clock;
+    this.#state = options.state;
   }
 
-  /**
-   * Records a flow; returns it as stored, a shallow copy (the sign-in hot path records
-   * one per request, so it is not cloned deeply; change it through `update`).
-   */
-  record(input: FlowInput): Readonly<Flow> {
+  /** Records a flow; returns it as it will be read. */
+  async record(input: FlowInput): Promise<Flow> {
     this.#seq += 1;
     // Field by field, not a spread of the input: this is on every sign-in's path.
-    const flow: Flow = {
+    const record: FlowRecord = {
       id: `${this.#seq.toString(36).padStart(6, '0')}-${randomHex(4)}`,
       time: new Date(this.#clock.now()).toISOString(),
       protocol: input.protocol,
@@ -118,65 +86,71 @@ export class FlowHistory {
       edited: input.edited ?? false,
       faults: [...(input.faults ?? [])],
       detail: input.detail,
-      jwt: input.jwt,
-      saml: input.saml,
+      token: input.token,
+      response: input.response,
     };
-    if (this.capacity === 0) return flow;
-    this.#flows.push(flow);
-    while (this.#flows.length > this.capacity) this.#flows.shift();
-    this.#emit(flow, 'recorded');
-    return { ...flow };
+    if (this.capacity > 0) {
+      await this.#state.set(RECORD + record.id, record, RECORD_TTL_MS);
+      const gone = await this.#state.push(LIST, record.id, this.capacity);
+      for (const id of gone) await this.#state.delete(RECORD + id);
+      if (this.#listeners.size > 0) this.#emit(record, 'recorded');
+    }
+    return flowOf(record);
   }
 
   /** Changes a recorded flow (a review sent, a fault chosen); false when it has dropped out of the history. */
-  update(id: string, patch: Partial<Omit<Flow, 'id' | 'time'>>): boolean {
-    const flow = this.#flows.find((f) => f.id === id);
-    if (!flow) return false;
-    Object.assign(flow, patch);
-    this.#emit(flow, 'updated');
+  async update(id: string, patch: FlowPatch): Promise<boolean> {
+    const record = await this.#state.get<FlowRecord>(RECORD + id);
+    if (!record) return false;
+    const next: FlowRecord = { ...record, ...patch, id: record.id, time: record.time };
+    await this.#state.set(RECORD + id, next, RECORD_TTL_MS);
+    this.#emit(next, 'updated');
     return true;
   }
 
-  get(id: string): Flow | undefined {
-    const flow = this.#flows.find((f) => f.id === id);
-    return flow && copy(flow);
+  async get(id: string): Promise<Flow | undefined> {
+    const record = await this.#state.get<FlowRecord>(RECORD + id);
+    return record && flowOf(record);
   }
 
-  /** Flows newest first, filtered; copies, safe to serialize as JSON. */
-  list(query: FlowQuery = {}): Flow[] {
-    let flows = this.#flows;
+  /** Flows newest first, filtered; safe to serialize as JSON. */
+  async list(query: FlowQuery = {}): Promise<Flow[]> {
+    const ids = await this.#state.range<string>(LIST, 0, this.capacity);
     if (query.after !== undefined) {
-      const i = flows.findIndex((f) => f.id === query.after);
-      flows = i === -1 ? flows : flows.slice(i + 1);
+      const i = ids.indexOf(query.after);
+      if (i !== -1) ids.length = i;
     }
     const out: Flow[] = [];
-    for (let i = flows.length - 1; i >= 0 && (query.limit === undefined || out.length < query.limit); i--) {
-      const f = flows[i]!;
-      if (query.spId !== undefined && f.sp.id !== query.spId) continue;
-      if (query.protocol !== undefined && f.protocol !== query.protocol) continue;
-      out.push(copy(f));
+    for (const id of ids) {
+      if (query.limit !== undefined && out.length >= query.limit) break;
+      const record = await this.#state.get<FlowRecord>(RECORD + id);
+      if (!record) continue;
+      if (query.spId !== undefined && record.sp.id !== query.spId) continue;
+      if (query.protocol !== undefined && record.protocol !== query.protocol) continue;
+      out.push(flowOf(record));
     }
     return out;
   }
 
-  get size(): number {
-    return this.#flows.length;
+  /** How many flows the history holds. */
+  size(): Promise<number> {
+    return this.#state.length(LIST);
   }
 
-  clear(): void {
-    this.#flows.length = 0;
+  async clear(): Promise<void> {
+    await this.#state.clear(FLOWS_STATE_PREFIX);
   }
 
-  /** Calls `listener` with each flow recorded or updated from now on (for a stream); returns the unsubscribe function. */
+  /** Calls `listener` with each flow this process records or updates from now on; returns the unsubscribe function. */
   subscribe(listener: FlowListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
-  #emit(flow: Flow, change: 'recorded' | 'updated'): void {
+  #emit(record: FlowRecord, change: 'recorded' | 'updated'): void {
     for (const listener of this.#listeners) {
       try {
-        listener(copy(flow), change);
+        listener(flowOf(record), change);
       } catch {
         // A listener's failure is its own.
       }

@@ -6,7 +6,7 @@
 import { DOMParser } from '@xmldom/xmldom';
 import { NS } from '../saml/constants.js';
 import { prettyXml, truncated } from '../inspect/pretty-xml.js';
-import type { FlowJwt, FlowSaml } from './history.js';
+import type { FlowJwt, FlowSaml, ResponseFacts } from './types.js';
 
 function decodeSegment(segment: string | undefined): Record<string, unknown> {
   try {
@@ -45,15 +45,6 @@ export function prettyForHistory(xml: string): string {
   return prettyXml(doc.documentElement!, { truncateSignatureValues: true });
 }
 
-export interface ResponseFacts {
-  xml: string;
-  responseId?: string | undefined;
-  assertionId?: string | undefined;
-  nameId?: string | undefined;
-  assertionXml?: string | undefined;
-  encrypted?: boolean | undefined;
-  signed?: { response: boolean; assertion: boolean } | undefined;
-}
 
 /**
  * The flow history's view of a SAML Response the IdP built. Parsing and laying out

@@ -5,7 +5,7 @@ import { headline, observedText } from '../conformance/report.js';
 import { runConformance } from '../conformance/runner.js';
 import { IdpError } from '../errors.js';
 import { faultCatalog } from '../faults/index.js';
-import { parseBody } from './api.js';
+import { parseBody } from './body.js';
 import type { AppContext } from './context.js';
 import { checkCsrf, csrfToken, field, noStore, refuseCrossSite } from './security.js';
 

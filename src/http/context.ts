@@ -1,6 +1,6 @@
 /** What the routers share: the IdP's services plus HTTP-level hooks. */
 import type { Services } from '../services.js';
-import type { SamlShared } from './saml.js';
+import type { Render } from './answer.js';
 import type { SessionIssuer } from './session.js';
 
 export type AppContext = Services & {
@@ -8,6 +8,6 @@ export type AppContext = Services & {
   sessions: SessionIssuer;
   /** Each dependency's state for /readyz: "ok" or what is wrong. */
   readiness(): Promise<Record<string, string>>;
-  /** The SAML routes' signing context, endpoints and replay cache, shared with the sign-in fast path. */
-  saml: SamlShared;
+  /** Renders a view of views/ (the auto-POST pages of a delivery, for the routes and the fast path alike). */
+  render: Render;
 };

@@ -1,85 +1,63 @@
 /**
- * The sign-in fast path. Test suites sign in through mock-idp many times a run,
- * and the two requests they repeat most are an SP's JWT sign-in
- * (`GET /sso/jwt/:sp?redirect_url=…`) and its SAML AuthnRequest
- * (`GET /saml/sso?SAMLRequest=…`, HTTP-Redirect binding) from a browser that is
- * already signed in. Through Express, its middleware and express-session such a
- * request costs several times its signature; here it is answered by plain
- * node:http code in front of the app.
+ * The sign-in fast path: a second transport over the same sign-in decision.
+ * Test suites sign in through mock-idp many times a run, and the two requests
+ * they repeat most are an SP's JWT sign-in (`GET /sso/jwt/:sp?redirect_url=…`)
+ * and its SAML AuthnRequest (`GET /saml/sso?SAMLRequest=…`, HTTP-Redirect) from
+ * a browser that is already signed in. Through Express, its middleware and
+ * express-session such a request costs several times its signature; here it is
+ * read by plain node:http code in front of the app.
  *
- * Only the plain case is taken: a valid session cookie of an active, signed-in
- * user who already signed in to that SP in this session (so the session has
- * nothing new to remember), SQLite sessions, and no parameter beyond the
- * protocol's own (no fault=, review=, login_hint, …). Everything else, and any
- * failure before an answer is written, falls through to the app, which answers
- * it as it always does: the fast path never answers differently, only sooner.
- * It does what the app's layers would have done for such a request: the
- * security headers, a request id, the log line, the session's sliding expiry,
- * the flow history, the replay memory of request IDs and sent tokens.
+ * It builds the same input as the routes (the SP, the query, the session read
+ * from the SQLite store, the time), calls the same decision (src/sso/), and
+ * answers only when the outcome is "deliver" with nothing to write into the
+ * session, through the same bookkeeping and answer builders (apply.ts,
+ * answer.ts), the same log line (request-log.ts) and the security headers the
+ * app's helmet sets. It looks only at requests without parameters beyond the
+ * protocol's own (no fault=, review=, login_hint, …) and SQLite sessions.
+ * Everything else, and any failure before an answer is written, falls through to
+ * the app, which answers it as it always does.
  */
-import crypto from 'node:crypto';
 import type http from 'node:http';
 import signature from 'cookie-signature';
-import ejs from 'ejs';
 import type { SessionData } from 'express-session';
-import { matchesAllowList, parseRedirectUrl } from '../jwt/redirect-url.js';
-import { redactUrl, type Logger } from '../logger.js';
-import { nameIdPolicyStatus, receiveAuthnRequest } from '../saml/authn-request.js';
-import { nameIdFor } from '../saml/response.js';
+import type { Logger } from '../logger.js';
+import { rawQueryOf } from '../params.js';
+import { receiveAuthnRequest } from '../saml/authn-request.js';
+import { samlEndpoints } from '../saml/metadata.js';
+import { samlDeliveryChoice } from '../sso/choice.js';
+import { decideJwtSignIn } from '../sso/jwt.js';
+import { acceptOnce, alreadyAccepted, decideAuthnRequest, heldRequest } from '../sso/saml.js';
+import type { SessionChanges, SessionView } from '../sso/types.js';
 import type { SqliteSessionStore } from '../store/session-store.js';
-import type { User } from '../users/store.js';
+import { answerHeaders, type Answer } from './answer.js';
+import { deliveredJwt, deliveredSaml } from './apply.js';
 import type { AppContext } from './context.js';
-import { jwtLocation, noteJwt, noteSaml, SAML_POST_VIEW, samlPostLocals, type SamlSend } from './deliver.js';
-import { jwtSendOf, relayStateOf, type JwtSp } from './jwt.js';
-import { PENDING_TTL_MS } from './saml.js';
+import { requestLog as makeRequestLog, type RequestLog } from './request-log.js';
 import { SESSION_COOKIE } from './session.js';
+import { signInEnv } from './sign-in-env.js';
 
 export interface FastPathOptions {
   ctx: AppContext;
   /** Where every request the fast path does not take goes. */
   app: http.RequestListener;
-  /** Renders a view as the app does (the auto-POST page). */
-  render: (view: string, locals: Record<string, unknown>) => Promise<string>;
   /** The SQLite session store (read synchronously); without it (Redis sessions) nothing is taken. */
   store: SqliteSessionStore | undefined;
   /** The session cookie's signing secret. */
   secret: string;
   ttlSeconds: number;
   logger: Logger;
+  /** The app's request log (its line for a request answered here); default: one on `logger`. */
+  requestLog?: RequestLog;
   /** The headers the app's security middleware (helmet) sets on every answer, as they are now. */
   securityHeaders: () => readonly string[];
 }
 
-interface Answer {
-  status: number;
-  contentType: string;
-  body: string;
-  location?: string;
-  /** Set when the body was chosen by the Accept header. */
-  vary?: string;
-}
-
-/** A 302 as Express' res.redirect writes it: a small HTML page for a client that asks for HTML, else a line of text. */
-function redirectAnswer(accept: string | undefined, location: string): Answer {
-  if (accept?.includes('text/html')) {
-    const href = ejs.escapeXML(location);
-    return {
-      status: 302,
-      contentType: 'text/html; charset=utf-8',
-      body: `<!DOCTYPE html><head><title>Found</title></head><body><p>Found. Redirecting to ${href}</p></body>`,
-      location,
-      vary: 'Accept',
-    };
-  }
-  return { status: 302, contentType: 'text/plain; charset=utf-8', body: `Found. Redirecting to ${location}`, location, vary: 'Accept' };
-}
-
-/** A request the fast path takes: what it found, and the step that builds the answer. */
+/** A request the fast path takes: the session to slide, and the step that builds the answer (undefined: the app answers after all). */
 interface Taken {
   sid: string;
   /** The session's expiry as stored. */
   expires: number;
-  build: () => Promise<Answer>;
+  build: () => Promise<Answer | undefined>;
 }
 
 const JWT_PATH = /^\/sso\/jwt\/([A-Za-z0-9._~-]+)$/;
@@ -95,6 +73,8 @@ function onlyParams(params: URLSearchParams, allowed: ReadonlySet<string>): bool
   }
   return true;
 }
+
+const untouched = (changes: SessionChanges): boolean => !changes.signIn && !changes.addSp && !changes.saml;
 
 /** The signed session cookie's value ("s:…"), decoded; undefined when absent, repeated or unsigned. */
 function sessionCookieOf(cookieHeader: string | undefined): string | undefined {
@@ -140,136 +120,113 @@ function sessionIdReader(secret: string, max = 10_000): (cookieHeader: string | 
 
 export function fastPath(options: FastPathOptions): http.RequestListener {
   const { ctx, app, store, logger } = options;
-  const { saml } = ctx;
   const sessionIdIn = sessionIdReader(options.secret);
-  // The request line holds only the request id, method, redacted URL and status: no redaction pass needed.
-  const requestLog = logger.child({}, { redact: { paths: [] } });
+  const log = options.requestLog ?? makeRequestLog(logger);
 
-  /** The signed-in user of a session that has already signed in to this SP, or undefined. */
-  const sessionUser = (req: http.IncomingMessage, spId: string): { sid: string; expires: number; session: SessionData; user: User } | undefined => {
+  /** The session of a request with a valid cookie and a signed-in, active user, as the decision sees it. */
+  const sessionOf = (req: http.IncomingMessage): { sid: string; expires: number; view: SessionView } | undefined => {
     const sid = sessionIdIn(req.headers.cookie);
     if (sid === undefined) return undefined;
     const found = store!.read(sid);
-    if (!found?.session.user || !found.session.sps?.includes(spId)) return undefined;
-    const { session } = found;
-    const user = ctx.users.find(session.user!.email);
+    const session: SessionData | undefined = found?.session;
+    if (!found || !session?.user) return undefined;
+    const user = ctx.users.find(session.user.email);
+    // A user disabled since is signed out by the app (a session write).
     if (!user || user.disabled) return undefined;
-    return { sid, expires: found.expires, session, user };
+    return { sid, expires: found.expires, view: { user, authTime: session.user.authTime, sps: session.sps ?? [], saml: session.saml } };
   };
 
   const takeJwt = (req: http.IncomingMessage, spId: string, query: string): Taken | undefined => {
     const sp = ctx.sp(spId);
     if (!sp?.jwt || sp.jwt.delivery !== 'redirect' || sp.review) return undefined;
     const params = new URLSearchParams(query);
-    const redirectUrl = params.get('redirect_url');
-    if (redirectUrl === null || !onlyParams(params, JWT_PARAMS)) return undefined;
-    const url = parseRedirectUrl(redirectUrl);
-    if (!matchesAllowList(url, sp.jwt.redirectUrls)) return undefined;
-    const relayState = relayStateOf(params);
-    const found = sessionUser(req, sp.id);
+    if (!params.has('redirect_url') || !onlyParams(params, JWT_PARAMS)) return undefined;
+    const found = sessionOf(req);
     if (!found) return undefined;
-    const jwtSp = sp as JwtSp;
+    const outcome = decideJwtSignIn({ spId, query: params, session: found.view, env: signInEnv(ctx) });
+    if (outcome.kind !== 'deliver' || !untouched(outcome.session)) return undefined;
     return {
       sid: found.sid,
       expires: found.expires,
       build: async () => {
-        const issued = await ctx.faults.mintJwt(jwtSp, found.user, { faults: [] });
-        const send = jwtSendOf(jwtSp, url, issued.token, relayState);
-        const location = jwtLocation(send);
-        noteJwt(ctx, sp, found.user.email, send, issued);
-        return redirectAnswer(req.headers.accept, location);
+        const issued = await ctx.issuer.jwt(outcome.sp, outcome.user, { faults: outcome.faults });
+        const send = { ...outcome.target, token: issued.token, spName: outcome.sp.name };
+        return deliveredJwt(ctx, outcome.sp, outcome.user.email, send, issued, req.headers.accept);
       },
     };
   };
 
-  const takeSaml = (req: http.IncomingMessage, query: string): Taken | undefined => {
-    if (!onlyParams(new URLSearchParams(query), SAML_PARAMS)) return undefined;
-    const request = receiveAuthnRequest({ binding: 'redirect', rawQuery: query }, { serviceProviders: ctx.config.serviceProviders, ssoUrl: saml.endpoints.sso });
+  const takeSaml = async (req: http.IncomingMessage, query: string): Promise<Taken | undefined> => {
+    const params = new URLSearchParams(query);
+    if (!onlyParams(params, SAML_PARAMS)) return undefined;
+    const request = receiveAuthnRequest({ binding: 'redirect', rawQuery: query }, { serviceProviders: ctx.config.serviceProviders, ssoUrl: samlEndpoints(ctx.config.baseUrl).sso });
     const { sp } = request;
-    if (sp.review || request.forceAuthn || nameIdPolicyStatus(request)) return undefined;
-    const found = sessionUser(req, sp.id);
-    const state = found?.session.saml;
-    if (!found || !state || state.sps[sp.id]?.nameId !== nameIdFor(sp, found.user)) return undefined;
+    if (sp.review) return undefined;
+    const found = sessionOf(req);
+    // A replayed ID is the app's to refuse.
+    if (!found || (await alreadyAccepted(ctx.state, 'AuthnRequest', request.issuer, request.id))) return undefined;
+    const env = signInEnv(ctx);
+    const outcome = decideAuthnRequest({
+      sp,
+      request: heldRequest(request),
+      receivedAt: env.now,
+      choice: samlDeliveryChoice(env, params, sp),
+      query: params,
+      session: found.view,
+      env,
+      newSessionIndex: () => ctx.ids.samlId(),
+    });
+    if (outcome.kind !== 'deliver' || !untouched(outcome.session)) return undefined;
     return {
       sid: found.sid,
       expires: found.expires,
       build: async () => {
-        const inResponseTo = request.id;
-        const issued = await ctx.faults.samlResponse(saml.idp, {
-          sp,
-          user: found.user,
-          acsUrl: request.acsUrl,
-          inResponseTo,
-          sessionIndex: state.sessionIndex,
-          authnInstant: found.session.user!.authTime,
-        });
-        const send: SamlSend = { acsUrl: request.acsUrl, xml: issued.xml, relayState: request.relayState, spName: sp.name };
-        const body = await options.render(SAML_POST_VIEW, samlPostLocals(send));
-        // Last, so that a request refused here is refused the same way by the app it falls through to.
-        saml.replay.use(request.id, PENDING_TTL_MS, 'AuthnRequest', request.issuer);
-        noteSaml(ctx, sp, found.user.email, send, issued, inResponseTo);
-        return { status: 200, contentType: 'text/html; charset=utf-8', body };
+        const { acsUrl, inResponseTo, sessionIndex, authnInstant } = outcome;
+        const issued = await ctx.issuer.samlResponse({ sp, user: outcome.user, acsUrl, inResponseTo, sessionIndex, authnInstant }, { faults: outcome.faults });
+        // Accepted once, as the app accepts it: if another request took the ID meanwhile, the app refuses this one.
+        try {
+          await acceptOnce(ctx.state, 'AuthnRequest', request.issuer, request.id);
+        } catch {
+          return undefined;
+        }
+        return deliveredSaml(ctx, sp, outcome.user.email, { acsUrl, xml: issued.xml, relayState: outcome.relayState, spName: sp.name }, issued, inResponseTo);
       },
     };
   };
 
-  const take = (req: http.IncomingMessage): Taken | undefined => {
+  const take = async (req: http.IncomingMessage): Promise<Taken | undefined> => {
     if (req.method !== 'GET' || !store) return undefined;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const query = q === -1 ? '' : url.slice(q + 1);
+    const query = rawQueryOf(url);
     if (path === '/saml/sso') return takeSaml(req, query);
     const jwt = JWT_PATH.exec(path);
     return jwt ? takeJwt(req, jwt[1]!, query) : undefined;
   };
 
   const answer = (req: http.IncomingMessage, res: http.ServerResponse, taken: Taken, a: Answer, started: number): void => {
-    const id = crypto.randomUUID();
-    const headers = [
-      ...options.securityHeaders(),
-      'X-Request-Id',
-      id,
-      'Cache-Control',
-      'no-store',
-      'Pragma',
-      'no-cache',
-      'Content-Type',
-      a.contentType,
-      'Content-Length',
-      String(Buffer.byteLength(a.body)),
-    ];
-    if (a.location !== undefined) headers.push('Location', a.location);
-    if (a.vary !== undefined) headers.push('Vary', a.vary);
-    res.writeHead(a.status, headers);
+    const id = log.newId();
+    res.writeHead(a.status, [...options.securityHeaders(), 'X-Request-Id', id, ...answerHeaders(a)]);
     res.end(a.body);
     // The sliding expiry, as express-session would touch an unchanged session.
     store!.slide(taken.sid, taken.expires, Date.now() + options.ttlSeconds * 1000);
-    if (requestLog.isLevelEnabled('info')) {
-      requestLog.info(
-        { req: { id, method: req.method, url: redactUrl(req.url ?? '') }, res: { statusCode: a.status }, responseTime: Math.round(performance.now() - started) },
-        'request completed',
-      );
-    }
+    log.write(req, id, a.status, started);
   };
 
   return (req, res) => {
     const started = performance.now();
-    let taken: Taken | undefined;
-    try {
-      taken = take(req);
-    } catch {
-      // Refused input: the app answers it with its error page.
-      taken = undefined;
-    }
-    if (!taken) {
-      app(req, res);
-      return;
-    }
-    const chosen = taken;
-    chosen
-      .build()
-      .then((a) => answer(req, res, chosen, a, started))
+    take(req)
+      .catch(() => undefined)
+      .then(async (taken) => {
+        // Refused input, or anything else: the app answers it with its own page.
+        const a = taken && (await taken.build());
+        if (!taken || !a) {
+          app(req, res);
+          return;
+        }
+        answer(req, res, taken, a, started);
+      })
       .catch((err: unknown) => {
         // Nothing written yet: the app answers (and a refusal is its own). Written: only the log can tell.
         if (!res.headersSent) app(req, res);

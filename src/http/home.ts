@@ -5,7 +5,7 @@
  */
 import { Router } from 'express';
 import type { AppContext } from './context.js';
-import { currentUser, redirectToLogin } from './login.js';
+import { currentUser, redirectToLogin } from './session-user.js';
 import { csrfToken, noStore } from './security.js';
 
 export function homeRouter(ctx: AppContext): Router {

@@ -2,54 +2,16 @@
 import { Router, type Request, type Response } from 'express';
 import { IdpError } from '../errors.js';
 import { MAX_PASSWORD_LENGTH } from '../users/password.js';
-import { emailKey, type User } from '../users/store.js';
+import { emailKey } from '../users/store.js';
 import { matchesAllowList, parseRedirectUrl, singleParam } from '../jwt/redirect-url.js';
 import type { AppContext } from './context.js';
-import { SESSION_COOKIE, sessionStoreUnavailable } from './session.js';
+import { SESSION_COOKIE } from './session.js';
+import { currentUser, destroy, startSession } from './session-user.js';
 import { checkCsrf, csrfToken, field, noStore, refuseCrossSite, safeContinue } from './security.js';
 import { LoginThrottle } from './throttle.js';
 
 /** Characters no email address has: control characters, zero-width characters and bidi controls (RTL override, isolates, marks). */
 const NOT_IN_EMAILS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
-
-/** The signed-in user of this request, re-read from the store (a user disabled since is signed out). */
-export function currentUser(ctx: AppContext, req: Request): User | undefined {
-  const s = req.session.user;
-  if (!s) return undefined;
-  const user = ctx.users.find(s.email);
-  if (!user || user.disabled) {
-    delete req.session.user;
-    return undefined;
-  }
-  return user;
-}
-
-/**
- * Headless sign-in for test suites: with `allowLoginHint: true`, a `login_hint`
- * parameter (query, or form field on a POST) signs that user in without the form.
- * Returns the user, or undefined when there is no hint (or hints are off).
- */
-export async function signInByHint(ctx: AppContext, req: Request): Promise<User | undefined> {
-  if (!ctx.config.allowLoginHint) return undefined;
-  const i = req.originalUrl.indexOf('?');
-  const fromQuery = new URLSearchParams(i === -1 ? '' : req.originalUrl.slice(i + 1)).getAll('login_hint');
-  const hints = fromQuery.length > 0 ? fromQuery : [field(req.body, 'login_hint')].filter((h): h is string => h !== undefined);
-  if (hints.length === 0) return undefined;
-  if (hints.length > 1) throw new IdpError('bad_request', 'The login_hint parameter is given more than once.');
-  const user = ctx.users.find(hints[0]!);
-  if (!user || user.disabled) throw new IdpError('bad_request', 'login_hint does not name an active user.');
-  if (currentUser(ctx, req)?.email !== user.email) {
-    await regenerate(req);
-    req.session.user = { email: user.email, authTime: ctx.clock.now() };
-    await save(req);
-  }
-  return user;
-}
-
-/** Sends the browser to the login form, to come back to this request afterwards. */
-export function redirectToLogin(req: Request, res: Response): void {
-  res.redirect(303, `/login?continue=${encodeURIComponent(req.originalUrl)}`);
-}
 
 /** The SP a continue path leads to, for "Sign in to continue to …". */
 function targetName(ctx: AppContext, next: string | undefined, spHint: unknown): string | undefined {
@@ -77,18 +39,6 @@ function renderLogin(
   });
 }
 
-function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(sessionStoreUnavailable(err)) : resolve())));
-}
-
-function save(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.save((err: unknown) => (err ? reject(sessionStoreUnavailable(err)) : resolve())));
-}
-
-function destroy(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(sessionStoreUnavailable(err)) : resolve())));
-}
-
 export function loginRouter(ctx: AppContext): Router {
   const router = Router();
   const throttle = new LoginThrottle(ctx.db, ctx.config.loginThrottle, ctx.clock);
@@ -113,9 +63,7 @@ export function loginRouter(ctx: AppContext): Router {
       if (!ctx.config.showUserPicker) throw new IdpError('bad_request', 'The user picker is off (showUserPicker: false); sign in with email and password.');
       const user = ctx.users.find(picked);
       if (!user || user.disabled) throw new IdpError('bad_request', 'That user cannot sign in.');
-      await regenerate(req);
-      req.session.user = { email: user.email, authTime: ctx.clock.now() };
-      await save(req);
+      await startSession(req, user.email, ctx.clock.now());
       res.redirect(303, next ?? '/');
       return;
     }
@@ -160,9 +108,7 @@ export function loginRouter(ctx: AppContext): Router {
       return;
     }
     // A new session id at login (no session fixation); the old session's data is dropped.
-    await regenerate(req);
-    req.session.user = { email: result.user.email, authTime: ctx.clock.now() };
-    await save(req);
+    await startSession(req, result.user.email, ctx.clock.now());
     res.redirect(303, next ?? '/');
   });
 

@@ -6,8 +6,9 @@
  * the browser will follow.
  */
 import { IdpError } from '../errors.js';
+import { LIMITS } from '../limits.js';
 
-export const MAX_REDIRECT_URL_LENGTH = 4000;
+export const MAX_REDIRECT_URL_LENGTH = LIMITS.redirectUrlChars;
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 

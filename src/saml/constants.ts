@@ -1,4 +1,5 @@
 /** SAML 2.0 names used by the IdP: namespaces, bindings, status codes, URIs. */
+import { LIMITS as ALL_LIMITS } from '../limits.js';
 
 export const NS = {
   samlp: 'urn:oasis:names:tc:SAML:2.0:protocol',
@@ -62,15 +63,12 @@ export const ATTRNAME_FORMAT = {
   uri: 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri',
 } as const;
 
-/**
- * Size limits of incoming SAML messages. An AuthnRequest or LogoutRequest is a
- * few kilobytes, a signed one with its certificate well under 16 KiB.
- */
+/** Size limits of incoming SAML messages, from the one limits table (src/limits.ts). */
 export const LIMITS = {
   /** The XML of a message after base64 decoding (and inflating, for HTTP-Redirect). */
-  maxXmlBytes: 128 * 1024,
+  maxXmlBytes: ALL_LIMITS.samlXmlBytes,
   /** The base64 text of a SAMLRequest/SAMLResponse parameter. */
-  maxEncodedChars: 4 * Math.ceil((128 * 1024) / 3) + 1024,
-  /** RelayState, echoed back exactly; SAML bindings ask for 80 bytes, real SPs send more. */
-  maxRelayStateChars: 4096,
+  maxEncodedChars: ALL_LIMITS.samlEncodedChars,
+  /** RelayState, echoed back exactly. */
+  maxRelayStateChars: ALL_LIMITS.relayStateChars,
 } as const;

@@ -4,19 +4,17 @@
  * signature when the SP's messages must be signed. What comes out is the message's
  * root element read from the signed XML (when it was signed) and the SP.
  */
-import type { ResolvedSamlSp, ResolvedServiceProvider } from '../config/load.js';
+import type { ResolvedServiceProvider } from '../config/load.js';
+import { isSamlSp, type SamlSp } from '../sps.js';
 import { IdpError } from '../errors.js';
 import { decodeMessage, verifyRedirectSignature, type IncomingMessage, type MessageParam } from './binding.js';
 import { NS, SAML_VERSION, type BindingName } from './constants.js';
 import { verifyEnvelopedSignature } from './sign.js';
 import { attribute, expectRoot, optionalChild, parseInstant, parseUntrustedXml, quote, textContent, type Element } from './xml.js';
 
-/** A service provider that has SAML configured. */
-export type SamlServiceProvider = ResolvedServiceProvider & { saml: ResolvedSamlSp };
-
-export function isSamlSp(sp: ResolvedServiceProvider): sp is SamlServiceProvider {
-  return sp.saml !== undefined;
-}
+/** A service provider that has SAML configured (src/sps.ts). */
+export type SamlServiceProvider = SamlSp;
+export { isSamlSp };
 
 /** The SP whose SAML entity ID this is, if any. */
 export function findSpByEntityId(serviceProviders: readonly ResolvedServiceProvider[], entityId: string): SamlServiceProvider | undefined {

@@ -49,7 +49,9 @@ export class SqliteStateStore implements StateStore {
       return next;
     });
     this.#push = db.prepare('INSERT INTO state_lists (key, value) VALUES (?, ?)');
-    this.#trim = db.prepare('DELETE FROM state_lists WHERE key = @key AND seq <= (SELECT seq FROM state_lists WHERE key = @key ORDER BY seq DESC LIMIT 1 OFFSET @keep)');
+    this.#trim = db.prepare(
+      'DELETE FROM state_lists WHERE key = @key AND seq <= (SELECT seq FROM state_lists WHERE key = @key ORDER BY seq DESC LIMIT 1 OFFSET @keep) RETURNING seq, value',
+    );
     this.#range = db.prepare('SELECT value FROM state_lists WHERE key = ? ORDER BY seq DESC LIMIT ? OFFSET ?');
     this.#length = db.prepare('SELECT COUNT(*) AS n FROM state_lists WHERE key = ?');
     this.#sweep = db.prepare('DELETE FROM state_values WHERE expires <= ?');
@@ -96,9 +98,12 @@ export class SqliteStateStore implements StateStore {
     return next;
   }
 
-  async push(key: string, value: unknown, maxLength: number): Promise<void> {
-    this.#push.run(key, JSON.stringify(value));
-    this.#trim.run({ key, keep: Math.max(0, maxLength) });
+  async push<T>(key: string, value: T, maxLength: number): Promise<T[]> {
+    const gone = this.#db.transaction(() => {
+      this.#push.run(key, JSON.stringify(value));
+      return this.#trim.all({ key, keep: Math.max(0, maxLength) }) as { seq: number; value: string }[];
+    })();
+    return gone.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.value) as T);
   }
 
   async range<T>(key: string, offset: number, count: number): Promise<T[]> {

@@ -26,8 +26,8 @@ export interface StateStore {
    * incrementing does not extend its life (a fixed window).
    */
   increment(key: string, delta: number, ttlMs: number): Promise<number>;
-  /** Adds `value` at the newest end of the list under `key`, keeping at most `maxLength` items (the oldest go). */
-  push(key: string, value: unknown, maxLength: number): Promise<void>;
+  /** Adds `value` at the newest end of the list under `key`, keeping at most `maxLength` items; returns the items that went (oldest first). */
+  push<T>(key: string, value: T, maxLength: number): Promise<T[]>;
   /** Up to `count` items of the list, newest first, skipping the `offset` newest. */
   range<T>(key: string, offset: number, count: number): Promise<T[]>;
   /** How many items the list holds. */

@@ -11,7 +11,10 @@ import { fixedClock } from '../../src/clock.js';
 import { resolveConfig, type ResolvedServiceProvider } from '../../src/config/load.js';
 import { IdpError } from '../../src/errors.js';
 import { FAULT_TIME_MARGIN_SECONDS, FAULT_VALUES, JWT_FAULT_NAMES, type JwtFault } from '../../src/faults/catalog.js';
-import { FaultInjector, type JwtServiceProvider } from '../../src/faults/injector.js';
+import { Issuer } from '../../src/issue/issuer.js';
+import { samlIdpContext } from '../../src/issue/saml-idp.js';
+import { MemoryStateStore } from '../../src/state/memory.js';
+import type { JwtSp as JwtServiceProvider } from '../../src/sps.js';
 import { loadKeystore, type Keystore } from '../../src/keys/keystore.js';
 import { JwtSigner } from '../../src/jwt/signer.js';
 import { bundledKeysDir } from '../../src/paths.js';
@@ -36,7 +39,14 @@ const config = resolveConfig(
 const alice = { email: 'alice@example.com', name: 'Alice Agent', attributes: {}, disabled: false } as unknown as User;
 
 let keystore: Keystore;
-let injector: FaultInjector;
+let injector: Issuer;
+
+/** The IdP's issuer on its own memory store, with this signer. */
+function issuerWith(jwtSigner: JwtSigner): Issuer {
+  const clock = fixedClock(NOW);
+  const ids = { samlId: () => '_id' };
+  return new Issuer({ jwtSigner: () => jwtSigner, samlIdp: () => samlIdpContext({ config, keystore, clock, ids }), keystore, clock, state: new MemoryStateStore({ now: () => NOW }) });
+}
 
 function sp(id: string): JwtServiceProvider {
   return config.serviceProviders.find((s) => s.id === id) as ResolvedServiceProvider & JwtServiceProvider;
@@ -62,7 +72,7 @@ function joseVerify(id: string, token: string, clockTolerance = 0) {
 }
 
 async function mint(id: string, faults: JwtFault[] = []) {
-  return injector.mintJwt(sp(id), alice, { faults });
+  return injector.jwt(sp(id), alice, { faults });
 }
 
 /** The claims that differ between two claim sets: name -> [before, after]. */
@@ -79,7 +89,7 @@ describe('JWT faults', () => {
   before(async () => {
     keystore = await loadKeystore({ keysDir: bundledKeysDir });
     const jwtSigner = new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets: new Map([['hs', SECRET]]), clock: fixedClock(NOW), newJti: () => 'jti-fixed' });
-    injector = new FaultInjector({ jwtSigner, keystore, clock: fixedClock(NOW) });
+    injector = issuerWith(jwtSigner);
   });
 
   it('without a fault, the token is what the signer mints and jose accepts it, for each algorithm', async () => {
@@ -140,21 +150,17 @@ describe('JWT faults', () => {
   });
 
   it('replayed-jti takes the jti of the last fault-free token sent to that SP, and nothing else changes', async () => {
-    const fresh = new FaultInjector({
-      jwtSigner: new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets: new Map([['hs', SECRET]]), clock: fixedClock(NOW), newJti: () => 'jti-new' }),
-      keystore,
-      clock: fixedClock(NOW),
-    });
-    await assert.rejects(fresh.mintJwt(sp('hs'), alice, { faults: [{ name: 'replayed-jti' }] }), (err: unknown) => {
+    const fresh = issuerWith(new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets: new Map([['hs', SECRET]]), clock: fixedClock(NOW), newJti: () => 'jti-new' }));
+    await assert.rejects(fresh.jwt(sp('hs'), alice, { faults: [{ name: 'replayed-jti' }] }), (err: unknown) => {
       assert.ok(err instanceof IdpError);
       assert.equal(err.code, 'invalid_fault');
       assert.match(err.message, /replayed-jti reuses the jti of the last fault-free token sent to hs, and none was sent since mock-idp started/);
       return true;
     });
-    fresh.remember('hs', { jti: 'jti-sent-before' });
-    fresh.remember('rs', { jti: 'jti-of-another-sp' });
-    const base = await fresh.mintJwt(sp('hs'), alice);
-    const replayed = await fresh.mintJwt(sp('hs'), alice, { faults: [{ name: 'replayed-jti' }] });
+    await fresh.noteSent('hs', { jti: 'jti-sent-before' });
+    await fresh.noteSent('rs', { jti: 'jti-of-another-sp' });
+    const base = await fresh.jwt(sp('hs'), alice);
+    const replayed = await fresh.jwt(sp('hs'), alice, { faults: [{ name: 'replayed-jti' }] });
     assert.deepEqual(changed(base.claims, replayed.claims), { jti: ['jti-new', 'jti-sent-before'] });
     // Stateless verifiers cannot tell: only an SP that remembers jtis refuses it (the demo SP does, see jwt-demo-sp.test.ts).
     const { payload } = await joseVerify('hs', replayed.token);

@@ -52,7 +52,6 @@ describe('the sign-in fast path', () => {
         toApp.push(`${req.method} ${req.url}`);
         app(req, res);
       },
-      render: (view, locals) => new Promise((resolve, reject) => app.render(view, locals, (err, html) => (err ? reject(err) : resolve(html)))),
       store: options.sqlite === false ? undefined : new SqliteSessionStore(ctx.db, { defaultTtlMs: ctx.config.sessionTtlSeconds * 1000 }),
       secret: sessionSecret(ctx.config.sessionSecret, ctx.db),
       ttlSeconds: ctx.config.sessionTtlSeconds,
@@ -109,12 +108,12 @@ describe('the sign-in fast path', () => {
     assert.equal(res.text, `Found. Redirecting to ${res.headers.location as string}`);
 
     // What the app would note: the flow, the jti (for the replayed-jti fault), a log line.
-    const flow = ctx.flows.list({ limit: 1 })[0]!;
+    const flow = (await ctx.flows.list({ limit: 1 }))[0]!;
     assert.equal(flow.protocol, 'jwt');
     assert.equal(flow.outcome, 'delivered');
     assert.equal(flow.user, 'alice@example.com');
     assert.equal(flow.jwt?.claims.jti, payload.jti);
-    assert.equal(ctx.faults.lastJti('comm100'), payload.jti);
+    assert.equal(await ctx.issuer.lastJti('comm100'), payload.jti);
     const line = logLines.find((l) => l.msg === 'request completed' && (l.req as { id: string }).id === res.headers['x-request-id']);
     assert.ok(line, 'one log line for the request');
     assert.equal((line.res as { statusCode: number }).statusCode, 302);
@@ -184,7 +183,7 @@ describe('the sign-in fast path', () => {
       assert.ok(verified.ok, `xmlsec1 verifies the ${signatureOf} signature: ${verified.stderr}`);
     }
     assert.equal(res.headers['cache-control'], 'no-store');
-    assert.equal(ctx.flows.list({ limit: 1 })[0]!.saml?.inResponseTo, id);
+    assert.equal((await ctx.flows.list({ limit: 1 }))[0]!.saml?.inResponseTo, id);
 
     // The same request again: the app refuses the replayed ID.
     toApp = [];

@@ -39,7 +39,7 @@ describe('fault= while allowFaults is off (the default)', () => {
   it('refuses fault= on IdP-initiated SAML too, and records the refusal in the flow history', async () => {
     const res = await agent.get('/saml/idp-init/saml-app?fault=wrong-audience').expect(400);
     assert.match(unescapeHtml(res.text), OFF);
-    const [flow] = idp.running.idp.context.flows.list({ limit: 1 });
+    const [flow] = await idp.running.idp.context.flows.list({ limit: 1 });
     assert.equal(flow!.outcome, 'refused');
     assert.equal(flow!.sp.id, 'saml-app');
     assert.match(flow!.detail!, /^Fault injection is off/);
@@ -68,7 +68,7 @@ describe('fault= with allowFaults: true', () => {
     const claims = decodeJwt(jwtFromLocation(res.headers.location as string));
     assert.equal(claims.aud, FAULT_VALUES.audience);
     assert.equal(claims.jti, undefined);
-    const [flow] = idp.running.idp.context.flows.list({ limit: 1 });
+    const [flow] = await idp.running.idp.context.flows.list({ limit: 1 });
     assert.deepEqual([flow!.outcome, flow!.faults], ['delivered', ['wrong-audience', 'missing-jti']]);
   });
 
@@ -93,7 +93,7 @@ describe('fault= with allowFaults: true', () => {
   it('applies SAML faults on IdP-initiated sign-in', async () => {
     const post = autoPost(await agent.get('/saml/idp-init/saml-app?fault=wrong-audience'));
     assert.match(post.xml, new RegExp(`<saml:Audience>${FAULT_VALUES.audience}</saml:Audience>`));
-    const [flow] = idp.running.idp.context.flows.list({ limit: 1 });
+    const [flow] = await idp.running.idp.context.flows.list({ limit: 1 });
     assert.deepEqual([flow!.protocol, flow!.initiator, flow!.faults], ['saml', 'idp', ['wrong-audience']]);
   });
 
@@ -109,7 +109,7 @@ describe('fault= with allowFaults: true', () => {
     const post = autoPost(await agent.get(posted.headers.location as string));
     assert.match(post.xml, new RegExp(`Destination="${FAULT_VALUES.destination}" InResponseTo="_post-fault-0001"`));
     assert.equal(post.fields.RelayState, 'back');
-    const [flow] = idp.running.idp.context.flows.list({ limit: 1 });
+    const [flow] = await idp.running.idp.context.flows.list({ limit: 1 });
     assert.deepEqual([flow!.initiator, flow!.faults, flow!.saml!.inResponseTo], ['sp', ['wrong-destination'], '_post-fault-0001']);
   });
 

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { fixedClock } from '../../src/clock.js';
 import { FlowHistory, type Flow, type FlowInput } from '../../src/flows/history.js';
+import { MemoryStateStore } from '../../src/state/memory.js';
 import { sequenceLayout, sequenceOf } from '../../src/flows/sequence.js';
 import { HS_SECRET, startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { hiddenField, jwtFromLocation, login, unescapeHtml, type Agent } from '../helpers/http.js';
@@ -24,49 +25,52 @@ const input = (spId: string, extra: Partial<FlowInput> = {}): FlowInput => ({
   ...extra,
 });
 
+/** A history on its own memory store, with the given capacity and clock. */
+const historyOf = (capacity: number, clock: ReturnType<typeof fixedClock>) => new FlowHistory({ capacity, clock, state: new MemoryStateStore({ now: () => clock.now() }) });
+
 describe('the flow history store', () => {
-  it('keeps the last `capacity` flows, newest first, with the time from the clock', () => {
-    const history = new FlowHistory({ capacity: 3, clock: fixedClock('2030-01-01T00:00:00Z') });
-    for (const id of ['a', 'b', 'c', 'd', 'e']) history.record(input(id));
-    assert.equal(history.size, 3);
-    assert.deepEqual(history.list().map((f) => f.sp.id), ['e', 'd', 'c']);
-    assert.equal(history.list()[0]!.time, '2030-01-01T00:00:00.000Z');
-    assert.deepEqual(history.list({ limit: 2 }).map((f) => f.sp.id), ['e', 'd']);
-    assert.deepEqual(history.list({ spId: 'd' }).map((f) => f.sp.id), ['d']);
+  it('keeps the last `capacity` flows, newest first, with the time from the clock', async () => {
+    const history = historyOf(3, fixedClock('2030-01-01T00:00:00Z'));
+    for (const id of ['a', 'b', 'c', 'd', 'e']) await history.record(input(id));
+    assert.equal(await history.size(), 3);
+    assert.deepEqual((await history.list()).map((f) => f.sp.id), ['e', 'd', 'c']);
+    assert.equal((await history.list())[0]!.time, '2030-01-01T00:00:00.000Z');
+    assert.deepEqual((await history.list({ limit: 2 })).map((f) => f.sp.id), ['e', 'd']);
+    assert.deepEqual((await history.list({ spId: 'd' })).map((f) => f.sp.id), ['d']);
   });
 
-  it('updates a flow in place, lists what came after a given one, and hands out copies', () => {
-    const history = new FlowHistory({ capacity: 10, clock: fixedClock(0) });
-    const first = history.record(input('a', { outcome: 'awaiting-review', reviewed: true }));
-    const second = history.record(input('b', { protocol: 'saml', binding: 'post' }));
-    assert.equal(history.update(first.id, { outcome: 'delivered', faults: ['expired'] }), true);
-    assert.deepEqual([history.get(first.id)!.outcome, history.get(first.id)!.faults], ['delivered', ['expired']]);
-    assert.deepEqual(history.list({ after: first.id }).map((f) => f.id), [second.id]);
-    assert.deepEqual(history.list({ protocol: 'saml' }).map((f) => f.id), [second.id]);
-    history.list()[0]!.faults.push('tampered');
-    assert.deepEqual(history.get(second.id)!.faults, []);
-    assert.equal(history.update('nope', { outcome: 'refused' }), false);
+  it('updates a flow in place, lists what came after a given one, and hands out copies', async () => {
+    const history = historyOf(10, fixedClock(0));
+    const first = await history.record(input('a', { outcome: 'awaiting-review', reviewed: true }));
+    const second = await history.record(input('b', { protocol: 'saml', binding: 'post' }));
+    assert.equal(await history.update(first.id, { outcome: 'delivered', faults: ['expired'] }), true);
+    assert.deepEqual([(await history.get(first.id))!.outcome, (await history.get(first.id))!.faults], ['delivered', ['expired']]);
+    assert.deepEqual((await history.list({ after: first.id })).map((f) => f.id), [second.id]);
+    assert.deepEqual((await history.list({ protocol: 'saml' })).map((f) => f.id), [second.id]);
+    (await history.list())[0]!.faults.push('tampered');
+    assert.deepEqual((await history.get(second.id))!.faults, []);
+    assert.equal(await history.update('nope', { outcome: 'refused' }), false);
   });
 
-  it('tells subscribers of each flow recorded or updated, until they unsubscribe', () => {
-    const history = new FlowHistory({ capacity: 10, clock: fixedClock(0) });
+  it('tells subscribers of each flow recorded or updated, until they unsubscribe', async () => {
+    const history = historyOf(10, fixedClock(0));
     const seen: string[] = [];
     const stop = history.subscribe((flow: Flow, change) => seen.push(`${change}:${flow.sp.id}`));
-    const f = history.record(input('a'));
-    history.update(f.id, { outcome: 'refused' });
+    const f = await history.record(input('a'));
+    await history.update(f.id, { outcome: 'refused' });
     stop();
-    history.record(input('b'));
+    await history.record(input('b'));
     assert.deepEqual(seen, ['recorded:a', 'updated:a']);
   });
 
-  it('keeps nothing with a capacity of 0', () => {
-    const history = new FlowHistory({ capacity: 0, clock: fixedClock(0) });
-    history.record(input('a'));
-    assert.deepEqual(history.list(), []);
+  it('keeps nothing with a capacity of 0', async () => {
+    const history = historyOf(0, fixedClock(0));
+    await history.record(input('a'));
+    assert.deepEqual(await history.list(), []);
   });
 
-  it('draws browser → SP → IdP → SP for an SP-initiated flow, and the review round trip', () => {
-    const flow = new FlowHistory({ capacity: 1, clock: fixedClock(0) }).record(input('comm100', { reviewed: true, faults: ['expired'] }));
+  it('draws browser → SP → IdP → SP for an SP-initiated flow, and the review round trip', async () => {
+    const flow = await historyOf(1, fixedClock(0)).record(input('comm100', { reviewed: true, faults: ['expired'] }));
     assert.deepEqual(
       sequenceOf(flow).map((s) => `${s.from}->${s.to}: ${s.label}${s.faulty ? ' (faulty)' : ''}`),
       [
@@ -82,8 +86,8 @@ describe('the flow history store', () => {
 });
 
 describe('the sequence of a control API flow', () => {
-  it('draws the API client asking the IdP and the JSON answer, with the faults', () => {
-    const flow = new FlowHistory({ capacity: 1, clock: fixedClock(0) }).record(input('comm100', { initiator: 'api', binding: 'json', faults: ['alg-none'] }));
+  it('draws the API client asking the IdP and the JSON answer, with the faults', async () => {
+    const flow = await historyOf(1, fixedClock(0)).record(input('comm100', { initiator: 'api', binding: 'json', faults: ['alg-none'] }));
     assert.deepEqual(
       sequenceOf(flow).map((s) => `${s.from}->${s.to}: ${s.label}`),
       ['browser->idp: control API: POST /api/tokens', 'idp->idp: for alice@example.com', 'idp->browser: JSON [alg-none]'],
@@ -164,7 +168,7 @@ describe('/flows', () => {
 
   it('keeps only the last flowHistorySize flows', async () => {
     for (let i = 0; i < 4; i++) await alice.get('/sso/token/comm100').expect(200);
-    assert.equal(idp.running.idp.context.flows.size, 6);
+    assert.equal(await idp.running.idp.context.flows.size(), 6);
     const page = await request(idp.url).get('/flows').expect(200);
     assert.match(page.text, /the last 6 are kept in memory \(6 now/);
   });

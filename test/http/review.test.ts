@@ -68,7 +68,7 @@ describe('review before sending', () => {
     assert.match(page, />Copy as curl<\/button>/);
     assert.match(page, /<script src="\/static\/review\.js"><\/script>/);
     assert.doesNotMatch(page, /<script>|style="/, 'no inline script or style');
-    const [flow] = idp.running.idp.context.flows.list({ limit: 1 });
+    const [flow] = await idp.running.idp.context.flows.list({ limit: 1 });
     assert.deepEqual([flow!.outcome, flow!.reviewed], ['awaiting-review', true]);
   });
 
@@ -85,7 +85,7 @@ describe('review before sending', () => {
     const again = await alice.post(`${path}/send`).type('form').send({ csrf }).expect(404);
     assert.match(unescapeHtml(again.text), /This review has expired, was already sent, or belongs to another browser session\./);
     await alice.get(path).expect(404);
-    const [flow] = idp.running.idp.context.flows.list({ limit: 1 });
+    const [flow] = await idp.running.idp.context.flows.list({ limit: 1 });
     assert.deepEqual([flow!.outcome, flow!.reviewed, flow!.edited], ['delivered', true, false]);
   });
 
@@ -120,7 +120,7 @@ describe('review before sending', () => {
     const { payload } = await jwtVerify(token, new TextEncoder().encode(HS_SECRET), { algorithms: ['HS256'], issuer: 'jwt server', audience: 'Comm100' });
     assert.deepEqual(payload, edited);
     await alice.post(`${path}/send`).type('form').send({ csrf }).expect(404);
-    const [flow] = idp.running.idp.context.flows.list({ limit: 1 });
+    const [flow] = await idp.running.idp.context.flows.list({ limit: 1 });
     assert.deepEqual([flow!.outcome, flow!.edited, flow!.jwt!.claims.name], ['delivered', true, 'Alice Edited']);
   });
 
@@ -150,7 +150,7 @@ describe('review before sending', () => {
     const url = new URL(sent.headers.location as string);
     const sp = await request(idp.spUrl).get(`${url.pathname}${url.search}`).expect(401);
     assert.match(unescapeHtml(sp.text), /The token's "aud" claim is not acceptable/);
-    const [flow] = idp.running.idp.context.flows.list({ limit: 1 });
+    const [flow] = await idp.running.idp.context.flows.list({ limit: 1 });
     assert.deepEqual([flow!.outcome, flow!.faults], ['delivered', ['wrong-audience']]);
   });
 

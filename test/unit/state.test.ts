@@ -57,11 +57,13 @@ for (const [name, make] of implementations) {
 
     it('keeps a list to its maximum length, newest first, with paging', async () => {
       const store = make(() => 0);
-      for (const n of [1, 2, 3, 4, 5]) await store.push('l', { n }, 3);
+      const gone: unknown[] = [];
+      for (const n of [1, 2, 3, 4, 5]) gone.push(...(await store.push('l', { n }, 3)));
+      assert.deepEqual(gone, [{ n: 1 }, { n: 2 }]);
       assert.equal(await store.length('l'), 3);
       assert.deepEqual(await store.range('l', 0, 10), [{ n: 5 }, { n: 4 }, { n: 3 }]);
       assert.deepEqual(await store.range('l', 1, 1), [{ n: 4 }]);
-      await store.push('z', 'x', 0);
+      assert.deepEqual(await store.push('z', 'x', 0), ['x']);
       assert.equal(await store.length('z'), 0);
     });
 

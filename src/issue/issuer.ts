@@ -1,0 +1,181 @@
+/**
+ * The one issuer: every JWT and every SAML Response the IdP hands out is made
+ * here (browser sign-ins, the review page, the widget token endpoint, the control
+ * API, the CLI, the library). An ordinary token is minted by the JWT signer and
+ * an ordinary Response built by src/saml/response.ts; faults, when asked for, are
+ * a transform of what is issued (src/faults/): claim faults before signing,
+ * signature faults after, the SAML fault pipeline in place of the plain builder.
+ *
+ * It also keeps, in the state store, the last fault-free jti and assertion ID sent
+ * to each SP (the replayed-jti and replayed-assertion faults reuse them); the
+ * applier notes them once a token or Response is sent (`noteSent`).
+ */
+import type { JWTHeaderParameters, JWTPayload } from 'jose';
+import { epochSeconds, type Clock } from '../clock.js';
+import { IdpError } from '../errors.js';
+import type { JwtFault, SamlFault } from '../faults/catalog.js';
+import { applyJwtClaimFaults, applyJwtSignatureFault, jwtSignatureFaultOf } from '../faults/jwt.js';
+import { processFaultKeys, type FaultKeys } from '../faults/keys.js';
+import { buildFaultedResponse, type SamlEdit } from '../faults/saml.js';
+import type { AsymmetricAlg, Keystore } from '../keys/keystore.js';
+import type { JwtSigner } from '../jwt/signer.js';
+import { buildResponse, type ResponseInput, type SamlIdpContext } from '../saml/response.js';
+import type { JwtSp, SamlSp } from '../sps.js';
+import type { StateStore } from '../state/types.js';
+import type { User } from '../users/store.js';
+
+export interface IssuedJwt {
+  token: string;
+  /** The header as sent (the fault's, for alg-none and hs-rs-confusion). */
+  header: JWTHeaderParameters;
+  /** The claims as sent. */
+  claims: JWTPayload;
+  faults: JwtFault[];
+}
+
+export interface IssuedSamlResponse {
+  xml: string;
+  responseId: string;
+  assertionId: string;
+  nameId: string;
+  /** The signed Assertion before encryption; undefined when built by the plain path of an encrypting SP. */
+  assertionXml: string | undefined;
+  encrypted: boolean;
+  signed: { response: boolean; assertion: boolean };
+  faults: SamlFault[];
+}
+
+export interface JwtIssueOptions {
+  faults?: readonly JwtFault[] | undefined;
+  /** Claims to replace (null removes one), as JwtSigner.claimsFor takes them. */
+  overrides?: Record<string, unknown> | undefined;
+  /** The whole claim set, as edited on the review page: signed as it is (claim faults are not applied again). */
+  claims?: JWTPayload | undefined;
+}
+
+export interface SamlIssueOptions {
+  faults?: readonly SamlFault[] | undefined;
+  edit?: SamlEdit | undefined;
+  /** Build through the fault pipeline even without faults, to get the Assertion before encryption. */
+  wantAssertionXml?: boolean | undefined;
+}
+
+export type SamlIssueInput = Omit<ResponseInput, 'sp'> & { sp: SamlSp };
+
+export interface IssuerDeps {
+  /** The current JWT signer (it is replaced when the service providers change). */
+  jwtSigner: () => JwtSigner;
+  /** The IdP's SAML signing context. */
+  samlIdp: () => SamlIdpContext;
+  keystore: Keystore;
+  clock: Clock;
+  state: StateStore;
+  faultKeys?: FaultKeys;
+}
+
+/** How long the last sent jti and assertion ID of an SP are kept for the replay faults. */
+const SENT_TTL_MS = 7 * 24 * 3600 * 1000;
+const LAST_JTI = 'sent:jti:';
+const LAST_ASSERTION = 'sent:assertion:';
+/** The state namespace of the issuer (the control API's reset clears it). */
+export const ISSUER_STATE_PREFIX = 'sent:';
+
+/** The one signature fault that names HS256 SPs as unfit; refused before any sign-in (see sso/choice.ts). */
+export function jwtFaultUnfitFor(sp: JwtSp, faults: readonly JwtFault[]): IdpError | undefined {
+  if (jwtSignatureFaultOf(faults) === 'hs-rs-confusion' && sp.jwt.algorithm === 'HS256') {
+    return new IdpError(
+      'invalid_fault',
+      `hs-rs-confusion attacks SPs that verify RS256 or ES256 tokens with a public key; ${sp.id} uses HS256 with a shared secret, so there is no public key to confuse.`,
+    );
+  }
+  return undefined;
+}
+
+export class Issuer {
+  readonly #deps: IssuerDeps;
+  readonly #keys: FaultKeys;
+
+  constructor(deps: IssuerDeps) {
+    this.#deps = deps;
+    this.#keys = deps.faultKeys ?? processFaultKeys();
+  }
+
+  get samlIdp(): SamlIdpContext {
+    return this.#deps.samlIdp();
+  }
+
+  /** Mints a JWT for the SP and user, with the faults applied when any are given. */
+  async jwt(sp: JwtSp, user: User, options: JwtIssueOptions = {}): Promise<IssuedJwt> {
+    const faults = [...(options.faults ?? [])];
+    const signer = this.#deps.jwtSigner();
+    if (faults.length === 0) {
+      const minted = await signer.signClaims(sp, options.claims ? { ...options.claims } : signer.claimsFor(sp, user, options.overrides ?? {}));
+      return { token: minted.token, header: minted.header, claims: minted.claims, faults };
+    }
+    const unfit = jwtFaultUnfitFor(sp, faults);
+    if (unfit) throw unfit;
+    const base = options.claims ? { ...options.claims } : signer.claimsFor(sp, user, options.overrides ?? {});
+    const claims = options.claims
+      ? base
+      : applyJwtClaimFaults(base, faults, {
+          now: epochSeconds(this.#deps.clock),
+          ttlSeconds: sp.jwt.ttlSeconds,
+          lastJti: faults.some((f) => f.name === 'replayed-jti') ? await this.lastJti(sp.id) : undefined,
+          spId: sp.id,
+        });
+    const minted = await signer.signClaims(sp, claims);
+    const signatureFault = jwtSignatureFaultOf(faults);
+    if (!signatureFault) return { token: minted.token, header: minted.header, claims: minted.claims, faults };
+    const alg = sp.jwt.algorithm;
+    const token = applyJwtSignatureFault(minted.token, signatureFault, {
+      wrongKey: signatureFault === 'wrong-key' ? await this.#keys.jwt(alg) : undefined,
+      publicKeyPem:
+        signatureFault === 'hs-rs-confusion'
+          ? this.#deps.keystore.jwtKeyFor(sp.id, alg as AsymmetricAlg).publicKey.export({ type: 'spki', format: 'pem' }).toString()
+          : undefined,
+    });
+    const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as JWTHeaderParameters;
+    return { token, header, claims, faults };
+  }
+
+  /** Builds the SAML Response, with the faults (and the review page's edit) applied when given. */
+  async samlResponse(input: SamlIssueInput, options: SamlIssueOptions = {}): Promise<IssuedSamlResponse> {
+    const faults = [...(options.faults ?? [])];
+    const { sp } = input;
+    const idp = this.samlIdp;
+    if (faults.length === 0 && !options.edit && !(options.wantAssertionXml && sp.saml.encryptAssertion)) {
+      const built = await buildResponse(idp, input);
+      return {
+        ...built,
+        assertionXml: undefined,
+        encrypted: sp.saml.encryptAssertion,
+        signed: { response: sp.saml.signResponse, assertion: sp.saml.signAssertion },
+        faults,
+      };
+    }
+    const built = await buildFaultedResponse(idp, input, {
+      faults,
+      edit: options.edit,
+      lastAssertionId: faults.some((f) => f.name === 'replayed-assertion') ? await this.lastAssertionId(sp.id) : undefined,
+      wrongCredentials: faults.some((f) => f.name === 'wrong-certificate') ? await this.#keys.saml() : undefined,
+    });
+    return { ...built, faults };
+  }
+
+  /**
+   * Notes what was sent to an SP, for the replay faults. Only fault-free tokens and
+   * assertions count: a faulty one may have been refused before the SP noted its ID.
+   */
+  async noteSent(spId: string, sent: { jti?: unknown; assertionId?: string | undefined }): Promise<void> {
+    if (typeof sent.jti === 'string') await this.#deps.state.set(LAST_JTI + spId, sent.jti, SENT_TTL_MS);
+    if (sent.assertionId !== undefined) await this.#deps.state.set(LAST_ASSERTION + spId, sent.assertionId, SENT_TTL_MS);
+  }
+
+  lastJti(spId: string): Promise<string | undefined> {
+    return this.#deps.state.get<string>(LAST_JTI + spId);
+  }
+
+  lastAssertionId(spId: string): Promise<string | undefined> {
+    return this.#deps.state.get<string>(LAST_ASSERTION + spId);
+  }
+}
