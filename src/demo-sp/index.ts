@@ -15,12 +15,9 @@ import { openDb } from '../store/db.js';
 import { SqliteSessionStore } from '../store/session-store.js';
 import { publicDir, viewsDir } from '../paths.js';
 import { samlDemoRouter, type SamlDemoSetup } from './saml.js';
+import { agentLookup, DemoError, destroySession, localPath, regenerateSession, type DemoAgent } from './shared.js';
 
-export interface DemoAgent {
-  email: string;
-  name?: string | undefined;
-  active: boolean;
-}
+export { COMM100_INACTIVE_MESSAGE, type DemoAgent } from './shared.js';
 
 export interface DemoTenant {
   /** The SP id at the IdP. */
@@ -62,18 +59,6 @@ declare module 'express-session' {
   }
 }
 
-export const COMM100_INACTIVE_MESSAGE =
-  'Error signing into the account. This account does not exist in Comm100 or its status has been set inactive.';
-
-class DemoError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** A one-time jti cache: a token id is accepted once until it expires. */
 class ReplayCache {
   readonly #seen = new Map<string, number>();
@@ -105,12 +90,6 @@ function fetchTrusting(ca: string): FetchImplementation {
       });
       req.on('error', reject);
     });
-}
-
-/** A local path to return to, or the fallback. */
-function localPath(value: unknown, fallback: string): string {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || /[\\\u0000-\u001f]/.test(value)) return fallback;
-  return value;
 }
 
 /** jose, loaded by the first sign-in rather than at start-up. */
@@ -164,7 +143,7 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
               ...(options.idpCa ? { [customFetch]: fetchTrusting(options.idpCa) } : {}),
             }),
           ));
-  const agents = new Map(options.agents.map((a) => [a.email.normalize('NFKC').toLowerCase(), a]));
+  const agentFor = agentLookup(options.agents);
   // Where the IdP's remote logout sends the browser back to: this tenant's registered logoutUrl
   // (the allow-list compares scheme, host, port and path; the query is ours).
   const signedOutUrl = `${options.baseUrl}${m}/?signedout=1`;
@@ -233,10 +212,9 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
     }
     if (typeof claims.email !== 'string' || typeof claims.jti !== 'string') throw new DemoError(401, 'Sign-in refused: the token lacks an email or jti.');
     if (!replay.use(claims.jti, (claims.exp ?? 0) * 1000)) throw new DemoError(401, 'Sign-in refused: this token was already used (replayed jti).');
-    const agent = agents.get(claims.email.normalize('NFKC').toLowerCase());
-    if (!agent || !agent.active) throw new DemoError(403, COMM100_INACTIVE_MESSAGE);
+    const agent = agentFor(claims.email);
     const relay = source.relayState ?? source.RelayState;
-    await new Promise<void>((resolve, reject) => req.session.regenerate((e: unknown) => (e ? reject(e) : resolve())));
+    await regenerateSession(req);
     req.session.agent = { email: agent.email, name: agent.name };
     req.session.token = { header, claims, receivedAt: new Date().toISOString(), via };
     res.redirect(303, localPath(relay, `${m}/agent`));
@@ -257,10 +235,9 @@ function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
   });
 
   // Remote logout: end the SP session, then the IdP's.
-  router.post('/logout', (req, res) => {
-    req.session.destroy(() => {
-      res.redirect(303, remoteLogoutUrl);
-    });
+  router.post('/logout', async (req, res) => {
+    await destroySession(req);
+    res.redirect(303, remoteLogoutUrl);
   });
 
   return router;

@@ -20,7 +20,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { NS } from '../saml/constants.js';
 import { attribute, childElements, parseInstant, parseUntrustedXml, serialize, xmlCrypto, type Element } from '../saml/xml.js';
-import type { DemoAgent } from './index.js';
+import { agentLookup, DemoError, destroySession, localPath, regenerateSession, type DemoAgent } from './shared.js';
 
 export interface SamlDemoOptions {
   /** The IdP's public base URL (its metadata is at /saml/metadata). */
@@ -83,15 +83,6 @@ interface IdpInfo {
   certificatesPem: string[];
 }
 
-class SamlDemoError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 const OUTSTANDING_TTL_MS = 10 * 60 * 1000;
 
@@ -130,7 +121,7 @@ function signedXmlOf(xml: string, element: Element, certificatesPem: string[]): 
   const signatureMethods = methods('SignatureMethod');
   const digestMethods = methods('DigestMethod');
   if (signatureMethods.length !== 1 || !ACCEPTED_SIGNATURE_METHODS.has(signatureMethods[0]!) || digestMethods.length === 0 || !digestMethods.every((d) => ACCEPTED_DIGEST_METHODS.has(d))) {
-    throw new SamlDemoError(401, `The ${element.localName} is signed with ${[...signatureMethods, ...digestMethods].join(' / ') || 'no named algorithm'}; this SP accepts only RSA-SHA256 or RSA-SHA512 with SHA-256 or SHA-512 digests (never SHA-1).`);
+    throw new DemoError(401, `The ${element.localName} is signed with ${[...signatureMethods, ...digestMethods].join(' / ') || 'no named algorithm'}; this SP accepts only RSA-SHA256 or RSA-SHA512 with SHA-256 or SHA-512 digests (never SHA-1).`);
   }
   const { SignedXml } = xmlCrypto();
   for (const cert of certificatesPem) {
@@ -150,11 +141,11 @@ function signedXmlOf(xml: string, element: Element, certificatesPem: string[]): 
 }
 
 async function decrypt(encryptedAssertion: Element, keyPem: string | undefined): Promise<string> {
-  if (!keyPem) throw new SamlDemoError(400, 'The assertion is encrypted, but this SP has no decryption key.');
+  if (!keyPem) throw new DemoError(400, 'The assertion is encrypted, but this SP has no decryption key.');
   const { default: xmlenc } = await import('xml-encryption');
   return new Promise((resolve, reject) =>
     xmlenc.decrypt(serialize(encryptedAssertion), { key: keyPem, disallowDecryptionWithInsecureAlgorithm: true, warnInsecureAlgorithm: false }, (err, result) =>
-      err || result === undefined ? reject(new SamlDemoError(400, 'The encrypted assertion could not be decrypted.')) : resolve(result),
+      err || result === undefined ? reject(new DemoError(400, 'The encrypted assertion could not be decrypted.')) : resolve(result),
     ),
   );
 }
@@ -169,7 +160,7 @@ function refuseCommentedNameId(root: Element): void {
   for (const nameId of nameIds) {
     for (let n = nameId.firstChild; n; n = n.nextSibling) {
       if (n.nodeType === 8) {
-        throw new SamlDemoError(
+        throw new DemoError(
           401,
           `The NameID ${JSON.stringify(text(nameId))} is split by an XML comment. Signatures do not cover comments, so a careless SP would read only ${JSON.stringify((nameId.firstChild?.nodeValue ?? '').trim())}; this SP refuses such a NameID.`,
         );
@@ -188,7 +179,7 @@ async function extractSigned(responseXml: string, idp: IdpInfo, keyPem: string |
     try {
       return parseUntrustedXml(text, what);
     } catch (err) {
-      throw new SamlDemoError(400, err instanceof Error ? err.message : `The ${what} could not be read.`);
+      throw new DemoError(400, err instanceof Error ? err.message : `The ${what} could not be read.`);
     }
   };
   let response = parse(responseXml, 'SAMLResponse').documentElement!;
@@ -201,7 +192,7 @@ async function extractSigned(responseXml: string, idp: IdpInfo, keyPem: string |
   }
   const encrypted = childElements(response, NS.saml, 'EncryptedAssertion');
   const plain = childElements(response, NS.saml, 'Assertion');
-  if (encrypted.length + plain.length !== 1) throw new SamlDemoError(400, 'The Response must hold exactly one assertion.');
+  if (encrypted.length + plain.length !== 1) throw new DemoError(400, 'The Response must hold exactly one assertion.');
   const assertionXml = encrypted[0] ? await decrypt(encrypted[0], keyPem) : serialize(plain[0]!);
   let assertion = parse(assertionXml, 'Assertion').documentElement!;
   refuseCommentedNameId(assertion);
@@ -210,24 +201,18 @@ async function extractSigned(responseXml: string, idp: IdpInfo, keyPem: string |
     assertion = parse(signedAssertion, 'signed Assertion').documentElement!;
     signedBy = 'Assertion';
   }
-  if (!signedBy) throw new SamlDemoError(401, 'Neither the Response nor the assertion carries a valid IdP signature.');
+  if (!signedBy) throw new DemoError(401, 'Neither the Response nor the assertion carries a valid IdP signature.');
   return { response, assertion, signedBy, encrypted: encrypted.length === 1, assertionXml: serialize(assertion) };
 }
 
 function one(parent: Element, ns: string, name: string, what: string): Element {
   const found = childElements(parent, ns, name);
-  if (found.length !== 1) throw new SamlDemoError(400, `The assertion must have exactly one ${what}.`);
+  if (found.length !== 1) throw new DemoError(400, `The assertion must have exactly one ${what}.`);
   return found[0]!;
 }
 
 function text(el: Element | undefined): string {
   return (el?.textContent ?? '').trim();
-}
-
-/** A local path to return to, or the fallback. */
-function localPath(value: unknown, fallback: string): string {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || /[\\\u0000-\u001f]/.test(value)) return fallback;
-  return value;
 }
 
 /** Verifies the query-string signature of an HTTP-Redirect message from the IdP, on the raw query. */
@@ -262,7 +247,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   const base = `${options.spBaseUrl}${options.mount}`;
   const acsUrl = `${base}/acs`;
   const m = options.mount;
-  const agents = new Map(options.agents.map((a) => [a.email.normalize('NFKC').toLowerCase(), a]));
+  const agentFor = agentLookup(options.agents);
   /** AuthnRequest IDs this SP sent and has not seen answered: ID -> expiry. */
   const outstanding = new Map<string, number>();
   /** Assertion IDs already used: ID -> until when they are remembered. */
@@ -289,7 +274,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
       })
       .catch((err: unknown) => {
         idpInfo = undefined;
-        throw new SamlDemoError(502, `The IdP's SAML metadata could not be read (${err instanceof Error ? err.message : String(err)}).`);
+        throw new DemoError(502, `The IdP's SAML metadata could not be read (${err instanceof Error ? err.message : String(err)}).`);
       });
     return idpInfo;
   };
@@ -335,11 +320,11 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   router.post('/acs', async (req, res) => {
     const { info, idp, sp } = await identityProvider();
     const body = (req.body ?? {}) as Record<string, unknown>;
-    if (typeof body.SAMLResponse !== 'string') throw new SamlDemoError(400, 'No SAMLResponse was posted.');
+    if (typeof body.SAMLResponse !== 'string') throw new DemoError(400, 'No SAMLResponse was posted.');
     // 1. saml2-js: signature, decryption, status, Conditions time window, audience.
     const checked = await new Promise<saml2AssertResult>((resolve, reject) =>
       sp.post_assert(idp, { request_body: body, allow_unencrypted_assertion: true }, (err, result) =>
-        err ? reject(new SamlDemoError(401, `saml2-js refused the Response: ${err.message}`)) : resolve(result),
+        err ? reject(new DemoError(401, `saml2-js refused the Response: ${err.message}`)) : resolve(result),
       ),
     );
     // 2. What saml2-js leaves to the caller, on the signed content.
@@ -348,24 +333,24 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
     const now = clock.now();
     const checks: string[] = [`saml2-js: signature, status Success, time window, audience (${checked.type})`];
 
-    if (attribute(response, 'Destination') !== acsUrl) throw new SamlDemoError(401, `The Response is addressed to ${attribute(response, 'Destination') ?? '(nothing)'}, not to this ACS.`);
+    if (attribute(response, 'Destination') !== acsUrl) throw new DemoError(401, `The Response is addressed to ${attribute(response, 'Destination') ?? '(nothing)'}, not to this ACS.`);
     checks.push(`Destination is this ACS (${acsUrl})`);
 
     const inResponseTo = attribute(response, 'InResponseTo');
     if (inResponseTo !== undefined) {
       const expires = outstanding.get(inResponseTo);
       outstanding.delete(inResponseTo);
-      if (expires === undefined || expires <= now) throw new SamlDemoError(401, 'The Response answers no AuthnRequest this SP sent (or one that expired or was already answered).');
+      if (expires === undefined || expires <= now) throw new DemoError(401, 'The Response answers no AuthnRequest this SP sent (or one that expired or was already answered).');
       checks.push(`InResponseTo ${inResponseTo} is a request this SP sent, now answered`);
     } else {
-      if (options.allowUnsolicited === false) throw new SamlDemoError(401, 'This SP accepts only Responses to its own AuthnRequests.');
+      if (options.allowUnsolicited === false) throw new DemoError(401, 'This SP accepts only Responses to its own AuthnRequests.');
       checks.push('Unsolicited (IdP-initiated) Response: accepted by configuration');
     }
 
     const issuer = text(one(assertion, NS.saml, 'Issuer', 'Issuer'));
     const responseIssuer = childElements(response, NS.saml, 'Issuer')[0];
     if (issuer !== info.entityId || (responseIssuer && text(responseIssuer) !== info.entityId)) {
-      throw new SamlDemoError(401, `The assertion was issued by ${issuer}, not by the IdP of the metadata (${info.entityId}).`);
+      throw new DemoError(401, `The assertion was issued by ${issuer}, not by the IdP of the metadata (${info.entityId}).`);
     }
     checks.push(`Issuer is the IdP (${info.entityId})`);
 
@@ -380,7 +365,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
         const nb = attribute(d, 'NotBefore');
         return nooa !== undefined && nooa > now - skewMs && (nb === undefined || (parseInstant(nb) ?? Infinity) <= now + skewMs) && attribute(d, 'InResponseTo') === inResponseTo;
       });
-    if (!bearer) throw new SamlDemoError(401, 'No bearer SubjectConfirmation names this ACS as Recipient, answers the same request, and is still valid.');
+    if (!bearer) throw new DemoError(401, 'No bearer SubjectConfirmation names this ACS as Recipient, answers the same request, and is still valid.');
     checks.push('Bearer SubjectConfirmation: Recipient is this ACS, InResponseTo matches, NotOnOrAfter not passed');
 
     const conditions = one(assertion, NS.saml, 'Conditions', 'Conditions');
@@ -388,24 +373,21 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
     const notOnOrAfter = attribute(conditions, 'NotOnOrAfter');
     const nbMs = notBefore === undefined ? -Infinity : (parseInstant(notBefore) ?? Infinity);
     const nooaMs = notOnOrAfter === undefined ? Infinity : (parseInstant(notOnOrAfter) ?? -Infinity);
-    if (nbMs > now + skewMs || nooaMs <= now - skewMs) throw new SamlDemoError(401, `The assertion is valid from ${notBefore} until ${notOnOrAfter}, not now.`);
+    if (nbMs > now + skewMs || nooaMs <= now - skewMs) throw new DemoError(401, `The assertion is valid from ${notBefore} until ${notOnOrAfter}, not now.`);
     checks.push(`Time window ${notBefore ?? '-'} .. ${notOnOrAfter ?? '-'} holds (skew ${skewMs / 1000} s)`);
 
     const audiences = Array.from(conditions.getElementsByTagNameNS(NS.saml, 'Audience')).map((a) => text(a));
-    if (!audiences.includes(options.entityId)) throw new SamlDemoError(401, `The assertion is for ${audiences.join(', ') || 'no audience'}, not for ${options.entityId}.`);
+    if (!audiences.includes(options.entityId)) throw new DemoError(401, `The assertion is for ${audiences.join(', ') || 'no audience'}, not for ${options.entityId}.`);
     checks.push(`Audience is exactly this SP (${options.entityId})`);
 
     const assertionId = attribute(assertion, 'ID') ?? '';
     for (const [k, until] of usedAssertions) if (until <= now) usedAssertions.delete(k);
-    if (!assertionId || usedAssertions.has(assertionId)) throw new SamlDemoError(401, 'This assertion was already used (replayed assertion ID).');
+    if (!assertionId || usedAssertions.has(assertionId)) throw new DemoError(401, 'This assertion was already used (replayed assertion ID).');
     usedAssertions.set(assertionId, Math.max(nooaMs, now) + skewMs);
     checks.push(`Assertion ID ${assertionId} not seen before`);
 
     const nameId = text(nameIdEl);
-    const agent = agents.get(nameId.normalize('NFKC').toLowerCase());
-    if (!agent || !agent.active) {
-      throw new SamlDemoError(403, 'Error signing into the account. This account does not exist in Comm100 or its status has been set inactive.');
-    }
+    const agent = agentFor(nameId);
     const authn = childElements(assertion, NS.saml, 'AuthnStatement')[0];
     const attributes: Record<string, string[]> = {};
     for (const statement of childElements(assertion, NS.saml, 'AttributeStatement')) {
@@ -413,7 +395,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
         attributes[attribute(a, 'Name') ?? ''] = childElements(a, NS.saml, 'AttributeValue').map((v) => text(v));
       }
     }
-    await new Promise<void>((resolve, reject) => req.session.regenerate((e: unknown) => (e ? reject(e) : resolve())));
+    await regenerateSession(req);
     req.session.samlAgent = { email: agent.email, name: agent.name };
     req.session.samlAssertion = {
       id: assertionId,
@@ -447,7 +429,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   // SP-initiated single logout: end this session, then ask the IdP (LogoutRequest by HTTP-Redirect).
   router.post('/logout', async (req, res) => {
     const assertion = req.session.samlAssertion;
-    await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
+    await destroySession(req);
     const { info, idp, sp } = await identityProvider();
     if (!assertion || !info.sloUrl) {
       res.redirect(303, `${m}/?signedout=1`);
@@ -466,13 +448,13 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
     const { info, idp, sp } = await identityProvider();
     const rawQuery = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
     const param = typeof req.query.SAMLRequest === 'string' ? 'SAMLRequest' : 'SAMLResponse';
-    if (!verifyRedirect(rawQuery, param, info)) throw new SamlDemoError(401, `The ${param} is not signed by the IdP.`);
+    if (!verifyRedirect(rawQuery, param, info)) throw new DemoError(401, `The ${param} is not signed by the IdP.`);
     const result = await new Promise<saml2AssertResult>((resolve, reject) =>
-      sp.redirect_assert(idp, { request_body: req.query as Record<string, unknown> }, (err, r) => (err ? reject(new SamlDemoError(400, `saml2-js refused the ${param}: ${err.message}`)) : resolve(r))),
+      sp.redirect_assert(idp, { request_body: req.query as Record<string, unknown> }, (err, r) => (err ? reject(new DemoError(400, `saml2-js refused the ${param}: ${err.message}`)) : resolve(r))),
     );
     if (result.type === 'logout_request') {
       const assertion = req.session.samlAssertion;
-      if (assertion && assertion.nameId === result.name_id) await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
+      if (assertion && assertion.nameId === result.name_id) await destroySession(req);
       const url = await new Promise<string>((resolve, reject) =>
         sp.create_logout_response_url(
           idp,
@@ -487,7 +469,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   });
 
   router.use((err: unknown, _req: Request, res: Response, next: (err?: unknown) => void) => {
-    if (!(err instanceof SamlDemoError)) {
+    if (!(err instanceof DemoError)) {
       next(err);
       return;
     }
