@@ -16,6 +16,7 @@ import helmet from 'helmet';
 import { openDb } from '../store/db.js';
 import { SqliteSessionStore } from '../store/session-store.js';
 import { publicDir, viewsDir } from '../paths.js';
+import { MemoryStateStore } from '../state/memory.js';
 import { tenantRouter } from './jwt-tenant.js';
 import type { DemoSpOptions } from './options.js';
 import { errorPage, notFound } from './pages.js';
@@ -40,6 +41,8 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
     stores.push(store);
     return store;
   };
+  // The one-time marks (token jti, assertion and AuthnRequest IDs) of this demo SP, on its own clock.
+  const state = new MemoryStateStore({ now: () => Date.now() });
   const idpOrigin = new URL(options.idpUrl).origin;
   const secure = options.baseUrl.startsWith('https:');
 
@@ -71,7 +74,7 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
   const secret = crypto.randomBytes(32).toString('base64url');
   // The SAML side first: a tenant mounted at "/" would otherwise give its requests the
   // JWT tenant's session, and express-session skips any later session middleware.
-  if (options.saml) app.use(options.saml.mount, samlDemoRouter({ ...options.saml, sessionStore: newStore(), sessionSecret: secret }));
+  if (options.saml) app.use(options.saml.mount, samlDemoRouter({ ...options.saml, sessionStore: newStore(), sessionSecret: secret, state }));
   const tenants = [...options.tenants].sort((a, b) => b.mount.length - a.mount.length);
   for (const tenant of tenants) {
     const mountPath = tenant.mount || '/';
@@ -85,7 +88,7 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
         saveUninitialized: false,
         cookie: { httpOnly: true, sameSite: 'lax', secure, path: mountPath },
       }),
-      tenantRouter(options, tenant),
+      tenantRouter(options, tenant, state),
     );
   }
 
@@ -97,6 +100,7 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
     close: () => {
       for (const store of stores) store.close();
       db.close();
+      void state.close();
     },
   };
 }

@@ -6,10 +6,11 @@
  */
 import { Router, type Request, type Response } from 'express';
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
+import type { StateStore } from '../state/types.js';
 import { tokenVerifier } from './jwt-verify.js';
 import type { DemoSpOptions, DemoTenant } from './options.js';
 import { layoutLocals, type TenantLocals } from './pages.js';
-import { agentLookup, DemoError, destroySession, localPath, regenerateSession } from './shared.js';
+import { agentLookup, DemoError, destroySession, localPath, regenerateSession, useOnce } from './shared.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -18,30 +19,12 @@ declare module 'express-session' {
   }
 }
 
-/** A one-time jti cache: a token id is accepted once until it expires. */
-class ReplayCache {
-  readonly #seen = new Map<string, number>();
-  constructor(private readonly max = 10_000) {}
-
-  /** True when the id was new (and is now remembered). */
-  use(id: string, expiresAtMs: number): boolean {
-    const now = Date.now();
-    if (this.#seen.size >= this.max) {
-      for (const [k, exp] of this.#seen) if (exp <= now) this.#seen.delete(k);
-      if (this.#seen.size >= this.max) this.#seen.delete(this.#seen.keys().next().value!);
-    }
-    const known = this.#seen.get(id);
-    if (known !== undefined && known > now) return false;
-    this.#seen.set(id, expiresAtMs);
-    return true;
-  }
-}
-
-export function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
+/** The tenant's routes; `state` keeps the jti of every token it accepted until the token expires. */
+export function tenantRouter(options: DemoSpOptions, tenant: DemoTenant, state: StateStore): Router {
   const router = Router();
   const m = tenant.mount;
   const consumerUrl = `${options.baseUrl}${m}/sso/jwt/consumer`;
-  const replay = new ReplayCache();
+  const jtiKey = (jti: string) => `replay:jti:${encodeURIComponent(m)}:${jti}`;
   const verifyToken = tokenVerifier(options, tenant);
   const agentFor = agentLookup(options.agents);
   // Where the IdP's remote logout sends the browser back to: this tenant's registered logoutUrl
@@ -96,7 +79,7 @@ export function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router
     if (typeof token !== 'string' || token === '') throw new DemoError(400, 'No jwt parameter was received.');
     const { header, claims } = await verifyToken(token);
     if (typeof claims.email !== 'string' || typeof claims.jti !== 'string') throw new DemoError(401, 'Sign-in refused: the token lacks an email or jti.');
-    if (!replay.use(claims.jti, (claims.exp ?? 0) * 1000)) throw new DemoError(401, 'Sign-in refused: this token was already used (replayed jti).');
+    if (!(await useOnce(state, jtiKey(claims.jti), (claims.exp ?? 0) * 1000, Date.now()))) throw new DemoError(401, 'Sign-in refused: this token was already used (replayed jti).');
     const agent = agentFor(claims.email);
     const relay = source.relayState ?? source.RelayState;
     await regenerateSession(req);

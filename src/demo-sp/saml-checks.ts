@@ -82,14 +82,13 @@ export async function checkResponse(signed: SignedResponse, ctx: ResponseContext
   const subject = one(assertion, NS.saml, 'Subject', 'Subject');
   const nameIdEl = one(subject, NS.saml, 'NameID', 'NameID');
   const confirmations = childElements(subject, NS.saml, 'SubjectConfirmation').filter((c) => attribute(c, 'Method') === 'urn:oasis:names:tc:SAML:2.0:cm:bearer');
-  const bearer = confirmations
-    .map((c) => childElements(c, NS.saml, 'SubjectConfirmationData')[0])
-    .find((d) => {
-      if (!d || attribute(d, 'Recipient') !== acsUrl) return false;
-      const nooa = parseInstant(attribute(d, 'NotOnOrAfter') ?? '');
-      const nb = attribute(d, 'NotBefore');
-      return nooa !== undefined && nooa > now - skewMs && (nb === undefined || (parseInstant(nb) ?? Infinity) <= now + skewMs) && attribute(d, 'InResponseTo') === inResponseTo;
-    });
+  const bearerData = confirmations.map((c) => childElements(c, NS.saml, 'SubjectConfirmationData')[0]);
+  const bearer = bearerData.find((d) => {
+    if (!d || attribute(d, 'Recipient') !== acsUrl) return false;
+    const nooa = parseInstant(attribute(d, 'NotOnOrAfter') ?? '');
+    const nb = attribute(d, 'NotBefore');
+    return nooa !== undefined && nooa > now - skewMs && (nb === undefined || (parseInstant(nb) ?? Infinity) <= now + skewMs) && attribute(d, 'InResponseTo') === inResponseTo;
+  });
   if (!bearer) throw new DemoError(401, 'No bearer SubjectConfirmation names this ACS as Recipient, answers the same request, and is still valid.');
   checks.push('Bearer SubjectConfirmation: Recipient is this ACS, InResponseTo matches, NotOnOrAfter not passed');
 
@@ -105,8 +104,12 @@ export async function checkResponse(signed: SignedResponse, ctx: ResponseContext
   if (!audiences.includes(entityId)) throw new DemoError(401, `The assertion is for ${audiences.join(', ') || 'no audience'}, not for ${entityId}.`);
   checks.push(`Audience is exactly this SP (${entityId})`);
 
+  // Once its Conditions or all its bearer confirmations have expired, the checks above refuse the
+  // assertion anyway: that is how long its ID is remembered (a finite time even with no
+  // Conditions NotOnOrAfter, since the bearer check requires one).
+  const latestBearerMs = Math.max(...bearerData.map((d) => (d && parseInstant(attribute(d, 'NotOnOrAfter') ?? '')) ?? -Infinity));
   const assertionId = attribute(assertion, 'ID') ?? '';
-  if (!assertionId || !(await ctx.useOnce(assertionId, Math.max(nooaMs, now) + skewMs))) throw new DemoError(401, 'This assertion was already used (replayed assertion ID).');
+  if (!assertionId || !(await ctx.useOnce(assertionId, Math.max(Math.min(nooaMs, latestBearerMs), now) + skewMs))) throw new DemoError(401, 'This assertion was already used (replayed assertion ID).');
   checks.push(`Assertion ID ${assertionId} not seen before`);
 
   const authn = childElements(assertion, NS.saml, 'AuthnStatement')[0];

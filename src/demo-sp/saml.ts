@@ -18,10 +18,12 @@ import session from 'express-session';
 import type { ServiceProvider } from 'saml2-js';
 import { systemClock, type Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/load.js';
+import { MemoryStateStore } from '../state/memory.js';
+import type { StateStore } from '../state/types.js';
 import { checkResponse, type DecodedAssertion } from './saml-checks.js';
 import { samlPeers, verifyRedirect } from './saml-idp.js';
 import { extractSigned } from './saml-signed.js';
-import { agentLookup, DemoError, destroySession, localPath, regenerateSession, type DemoAgent } from './shared.js';
+import { agentLookup, DemoError, destroySession, localPath, regenerateSession, useOnce, type DemoAgent } from './shared.js';
 
 const OUTSTANDING_TTL_MS = 10 * 60 * 1000;
 
@@ -40,6 +42,11 @@ export interface SamlDemoOptions {
   /** Session storage, shared with the rest of the demo SP. */
   sessionStore: session.Store;
   sessionSecret: string;
+  /**
+   * Where the AuthnRequest IDs it sent and the assertion IDs it accepted are kept until
+   * they expire (the demo SP's app gives its own). Default: a memory store on `clock`.
+   */
+  state?: StateStore;
   /** Accept IdP-initiated (unsolicited) Responses. Default true: the IdP home page offers them. */
   allowUnsolicited?: boolean;
   /** Clock skew tolerated in the time checks. Default 60 s. */
@@ -66,10 +73,11 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   const acsUrl = `${base}/acs`;
   const m = options.mount;
   const agentFor = agentLookup(options.agents);
-  /** AuthnRequest IDs this SP sent and has not seen answered: ID -> expiry. */
-  const outstanding = new Map<string, number>();
-  /** Assertion IDs already used: ID -> until when they are remembered. */
-  const usedAssertions = new Map<string, number>();
+  const state = options.state ?? new MemoryStateStore({ now: () => clock.now() });
+  /** An AuthnRequest this SP sent and has not seen answered. */
+  const requestKey = (id: string) => `pending:authn-request:${encodeURIComponent(m)}:${id}`;
+  /** An assertion ID already used. */
+  const assertionKey = (id: string) => `replay:assertion:${encodeURIComponent(m)}:${id}`;
 
   const identityProvider = samlPeers(options, acsUrl);
 
@@ -105,9 +113,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
     const { url, id } = await new Promise<{ url: string; id: string }>((resolve, reject) =>
       sp.create_login_request_url(idp, { relay_state: relayState }, (err, loginUrl, requestId) => (err ? reject(err) : resolve({ url: loginUrl, id: requestId }))),
     );
-    const now = clock.now();
-    for (const [k, exp] of outstanding) if (exp <= now) outstanding.delete(k);
-    outstanding.set(id, now + OUTSTANDING_TTL_MS);
+    await state.set(requestKey(id), true, OUTSTANDING_TTL_MS);
     res.redirect(302, url);
   });
 
@@ -133,17 +139,8 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
       skewMs,
       now,
       checkedBefore: [`saml2-js: signature, status Success, time window, audience (${checked.type})`],
-      answer: async (id) => {
-        const expires = outstanding.get(id);
-        outstanding.delete(id);
-        return expires !== undefined && expires > now;
-      },
-      useOnce: async (id, untilMs) => {
-        for (const [k, until] of usedAssertions) if (until <= now) usedAssertions.delete(k);
-        if (usedAssertions.has(id)) return false;
-        usedAssertions.set(id, untilMs);
-        return true;
-      },
+      answer: async (id) => (await state.take(requestKey(id))) !== undefined,
+      useOnce: (id, untilMs) => useOnce(state, assertionKey(id), untilMs, now),
     });
     const agent = agentFor(decoded.nameId);
     await regenerateSession(req);
@@ -215,8 +212,8 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
 
 type saml2AssertResult = Parameters<Parameters<ServiceProvider['post_assert']>[2]>[1];
 
-/** What the demo SP's app adds to a setup: its session storage. */
-export type SamlDemoSetup = Omit<SamlDemoOptions, 'sessionStore' | 'sessionSecret'>;
+/** What the demo SP's app adds to a setup: its session storage and its state store. */
+export type SamlDemoSetup = Omit<SamlDemoOptions, 'sessionStore' | 'sessionSecret' | 'state'>;
 
 /**
  * The demo SP's SAML setup from the IdP config: the SAML SP whose ACS is

@@ -1,10 +1,12 @@
 /**
  * What the demo SP's JWT and SAML sides both need: the agents it knows and how it
  * refuses the others, its one error (a status and a message for its error pages),
- * the check of a path to return to, and the session steps of a sign-in. Both sides
+ * the check of a path to return to, the one-time use of a token or assertion ID,
+ * and the session steps of a sign-in. Both sides
  * import this module; it imports neither.
  */
 import type { Request } from 'express';
+import type { StateStore } from '../state/types.js';
 
 export interface DemoAgent {
   email: string;
@@ -55,4 +57,12 @@ export function regenerateSession(req: Request): Promise<void> {
 /** Ends the session. A store's failure to delete it is not reported: the sign-out goes on, as it always has. */
 export function destroySession(req: Request): Promise<void> {
   return new Promise((resolve) => req.session.destroy(() => resolve()));
+}
+
+/**
+ * Marks `key` as used until `untilMs` (at least 1 ms from `now`); false when it already
+ * was, i.e. a replay. Through the state interface, so the mark is where all state is.
+ */
+export function useOnce(state: StateStore, key: string, untilMs: number, now: number): Promise<boolean> {
+  return state.setIfAbsent(key, true, Math.max(1, untilMs - now));
 }
