@@ -4,266 +4,30 @@
  * URL, the JWKS and the remote logout URL. It checks a token the way a careful
  * SP must (signature with a pinned algorithm, iss, aud, exp, a one-time jti),
  * so people can copy what it does.
+ *
+ * This file assembles the app: security headers, one session per tenant, the SAML
+ * side (saml.ts) and the JWT tenants (jwt-tenant.ts), then the 404 and the error
+ * page (pages.ts).
  */
 import crypto from 'node:crypto';
-import https from 'node:https';
-import express, { Router, type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
-import type { FetchImplementation, JWTVerifyGetKey, JWTHeaderParameters, JWTPayload } from 'jose';
 import { openDb } from '../store/db.js';
 import { SqliteSessionStore } from '../store/session-store.js';
 import { publicDir, viewsDir } from '../paths.js';
-import { samlDemoRouter, type SamlDemoSetup } from './saml.js';
+import { MemoryStateStore } from '../state/memory.js';
+import { tenantRouter } from './jwt-tenant.js';
+import type { DemoSpOptions } from './options.js';
+import { errorPage, notFound } from './pages.js';
+import { samlDemoRouter } from './saml.js';
 
-export interface DemoAgent {
-  email: string;
-  name?: string | undefined;
-  active: boolean;
-}
-
-export interface DemoTenant {
-  /** The SP id at the IdP. */
-  spId: string;
-  /** Display name. */
-  name: string;
-  /** Mount path on the demo SP origin: '' for the Comm100-like SP, '/desk' for the Desk-like one. */
-  mount: string;
-  verify: { alg: 'HS256'; secret: string } | { alg: 'RS256' | 'ES256' };
-  issuer: string;
-  audience: string;
-}
-
-export interface DemoSpOptions {
-  /** The IdP's public base URL. */
-  idpUrl: string;
-  /** This SP's public base URL. */
-  baseUrl: string;
-  siteId: string;
-  agents: readonly DemoAgent[];
-  tenants: readonly DemoTenant[];
-  /** A CA certificate (PEM) to trust for the IdP's https, e.g. its self-signed certificate. */
-  idpCa?: string;
-  /** Seconds of clock skew tolerated when checking exp/nbf/iat. */
-  clockToleranceSeconds?: number;
-  /** The SAML side (src/demo-sp/saml.ts, `samlDemoFromConfig`), when a SAML SP is registered on this origin. */
-  saml?: SamlDemoSetup | undefined;
-}
+export type { DemoSpOptions, DemoTenant } from './options.js';
+export { COMM100_INACTIVE_MESSAGE, type DemoAgent } from './shared.js';
 
 export interface DemoSp {
   app: Express;
   close(): void;
-}
-
-declare module 'express-session' {
-  interface SessionData {
-    agent?: { email: string; name: string | undefined };
-    token?: { header: JWTHeaderParameters; claims: JWTPayload; receivedAt: string; via: string };
-  }
-}
-
-export const COMM100_INACTIVE_MESSAGE =
-  'Error signing into the account. This account does not exist in Comm100 or its status has been set inactive.';
-
-class DemoError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** A one-time jti cache: a token id is accepted once until it expires. */
-class ReplayCache {
-  readonly #seen = new Map<string, number>();
-  constructor(private readonly max = 10_000) {}
-
-  /** True when the id was new (and is now remembered). */
-  use(id: string, expiresAtMs: number): boolean {
-    const now = Date.now();
-    if (this.#seen.size >= this.max) {
-      for (const [k, exp] of this.#seen) if (exp <= now) this.#seen.delete(k);
-      if (this.#seen.size >= this.max) this.#seen.delete(this.#seen.keys().next().value!);
-    }
-    const known = this.#seen.get(id);
-    if (known !== undefined && known > now) return false;
-    this.#seen.set(id, expiresAtMs);
-    return true;
-  }
-}
-
-/** A fetch for the JWKS that trusts the given CA (the IdP's self-signed certificate). */
-function fetchTrusting(ca: string): FetchImplementation {
-  return (url, options) =>
-    new Promise<globalThis.Response>((resolve, reject) => {
-      const req = https.get(url, { ca, headers: Object.fromEntries(options.headers), signal: options.signal }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(new globalThis.Response(Buffer.concat(chunks), { status: res.statusCode ?? 500, headers: { 'content-type': String(res.headers['content-type'] ?? '') } })));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-    });
-}
-
-/** A local path to return to, or the fallback. */
-function localPath(value: unknown, fallback: string): string {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || /[\\\u0000-\u001f]/.test(value)) return fallback;
-  return value;
-}
-
-/** jose, loaded by the first sign-in rather than at start-up. */
-const loadJose = () => import('jose');
-
-function explain(err: unknown, joseErrors: typeof import('jose').errors): string {
-  if (err instanceof joseErrors.JWTExpired) return 'The token has expired.';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `The token's "${err.claim}" claim is not acceptable (${err.reason}).`;
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The token signature does not verify.';
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'The token is signed with an algorithm this SP does not accept.';
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'No key in the IdP JWKS matches the token.';
-  if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) return 'The token is malformed.';
-  if (err instanceof joseErrors.JOSEError) return `The token was rejected (${err.code}).`;
-  return 'The token could not be checked.';
-}
-
-/** What every demo SP page's layout shows: this tenant, and links to the others on this origin. */
-interface TenantLocals {
-  spName: string;
-  mount: string;
-  idpUrl: string;
-  tenants: { name: string; mount: string }[];
-  /** The IdP's remote logout, back to this tenant's sign-in page. */
-  switchAccountUrl?: string;
-}
-
-function layoutLocals(options: DemoSpOptions, tenant: DemoTenant): TenantLocals {
-  return {
-    spName: tenant.name,
-    mount: tenant.mount,
-    idpUrl: options.idpUrl,
-    tenants: [...options.tenants].sort((a, b) => a.mount.length - b.mount.length).map((t) => ({ name: t.name, mount: t.mount })),
-  };
-}
-
-function tenantRouter(options: DemoSpOptions, tenant: DemoTenant): Router {
-  const router = Router();
-  const m = tenant.mount;
-  const consumerUrl = `${options.baseUrl}${m}/sso/jwt/consumer`;
-  const replay = new ReplayCache();
-  const verify = tenant.verify;
-  // Made by the first sign-in; a remote JWKS keeps its cache from then on.
-  let key: Promise<Uint8Array | JWTVerifyGetKey> | undefined;
-  const verificationKey = () =>
-    (key ??=
-      verify.alg === 'HS256'
-        ? Promise.resolve(new TextEncoder().encode(verify.secret))
-        : loadJose().then(({ createRemoteJWKSet, customFetch }) =>
-            createRemoteJWKSet(new URL(`${options.idpUrl}/.well-known/jwks.json`), {
-              cooldownDuration: 5_000,
-              ...(options.idpCa ? { [customFetch]: fetchTrusting(options.idpCa) } : {}),
-            }),
-          ));
-  const agents = new Map(options.agents.map((a) => [a.email.normalize('NFKC').toLowerCase(), a]));
-  // Where the IdP's remote logout sends the browser back to: this tenant's registered logoutUrl
-  // (the allow-list compares scheme, host, port and path; the query is ours).
-  const signedOutUrl = `${options.baseUrl}${m}/?signedout=1`;
-  const remoteLogoutUrl = `${options.idpUrl}/logout?redirect_url=${encodeURIComponent(signedOutUrl)}`;
-  const view = (res: Response, name: string, locals: Record<string, unknown>, status = 200): void => {
-    // The Comm100-like tenant can also sign in with SAML when the demo SP has a SAML side.
-    const samlLoginUrl = options.saml && tenant.mount === '' ? `${options.saml.mount}/login` : undefined;
-    res.status(status).render(`demo-sp/${name}`, { ...layoutLocals(options, tenant), samlLoginUrl, ...locals });
-  };
-
-  // The error handler names the tenant the failing request was for (the first router to see it).
-  router.use((_req, res, next) => {
-    res.locals.tenant ??= { ...layoutLocals(options, tenant), switchAccountUrl: remoteLogoutUrl } satisfies TenantLocals;
-    next();
-  });
-
-  const startSso = (res: Response, returnPath: string): void => {
-    const redirectUrl = `${consumerUrl}?relayState=${encodeURIComponent(returnPath)}`;
-    res.redirect(302, `${options.idpUrl}/sso/jwt/${encodeURIComponent(tenant.spId)}?redirect_url=${encodeURIComponent(redirectUrl)}`);
-  };
-
-  router.get('/', (req, res) => {
-    if (req.session.agent) {
-      res.redirect(302, `${m}/agent`);
-      return;
-    }
-    const signedOut = req.query.signedout === '1' ? '&signedout=1' : '';
-    res.redirect(302, `${m}/LoginSSO.aspx?siteid=${encodeURIComponent(options.siteId)}${signedOut}`);
-  });
-
-  // Mirrors Comm100's LoginSSO.aspx?siteid=…: the agent gives a site id and goes to the IdP.
-  router.get('/LoginSSO.aspx', (req, res) => {
-    const siteId = typeof req.query.siteid === 'string' ? req.query.siteid : options.siteId;
-    const signedOut = req.query.signedout === '1' && !req.session.agent;
-    view(res, 'login', { title: `${tenant.name}: agent sign-in`, siteId, error: undefined, signedOut });
-  });
-
-  router.get('/sso/start', (req, res) => {
-    const siteId = typeof req.query.siteid === 'string' ? req.query.siteid.trim() : '';
-    if (siteId !== options.siteId) {
-      view(res, 'login', { title: `${tenant.name}: agent sign-in`, siteId, error: 'Site ID is invalid.', signedOut: false }, 400);
-      return;
-    }
-    startSso(res, localPath(req.query.returnUrl, `${m}/agent`));
-  });
-
-  const consume = async (req: Request, res: Response, via: string): Promise<void> => {
-    const source = via === 'POST' ? (req.body as Record<string, unknown>) : (req.query as Record<string, unknown>);
-    const token = source.jwt;
-    if (typeof token !== 'string' || token === '') throw new DemoError(400, 'No jwt parameter was received.');
-    let header: JWTHeaderParameters;
-    let claims: JWTPayload;
-    const { jwtVerify, errors } = await loadJose();
-    try {
-      const verified = await jwtVerify(token, (await verificationKey()) as Uint8Array, {
-        algorithms: [tenant.verify.alg],
-        issuer: tenant.issuer,
-        audience: tenant.audience,
-        requiredClaims: ['jti', 'exp', 'email'],
-        clockTolerance: options.clockToleranceSeconds ?? 30,
-      });
-      header = verified.protectedHeader;
-      claims = verified.payload;
-    } catch (err) {
-      throw new DemoError(401, `Sign-in refused: ${explain(err, errors)}`);
-    }
-    if (typeof claims.email !== 'string' || typeof claims.jti !== 'string') throw new DemoError(401, 'Sign-in refused: the token lacks an email or jti.');
-    if (!replay.use(claims.jti, (claims.exp ?? 0) * 1000)) throw new DemoError(401, 'Sign-in refused: this token was already used (replayed jti).');
-    const agent = agents.get(claims.email.normalize('NFKC').toLowerCase());
-    if (!agent || !agent.active) throw new DemoError(403, COMM100_INACTIVE_MESSAGE);
-    const relay = source.relayState ?? source.RelayState;
-    await new Promise<void>((resolve, reject) => req.session.regenerate((e: unknown) => (e ? reject(e) : resolve())));
-    req.session.agent = { email: agent.email, name: agent.name };
-    req.session.token = { header, claims, receivedAt: new Date().toISOString(), via };
-    res.redirect(303, localPath(relay, `${m}/agent`));
-  };
-
-  router.get('/sso/jwt/consumer', (req, res) => consume(req, res, 'GET'));
-  router.post('/sso/jwt/consumer', (req, res) => consume(req, res, 'POST'));
-
-  // The agent console. Without an SP session it goes through SSO at once, which is what the
-  // third-party console's iframe relies on (extended authentication).
-  router.get('/agent', (req, res) => {
-    if (!req.session.agent) {
-      startSso(res, `${m}/agent`);
-      return;
-    }
-    res.set('Cache-Control', 'no-store');
-    view(res, 'agent', { title: `${tenant.name}: agent console`, agent: req.session.agent, token: req.session.token });
-  });
-
-  // Remote logout: end the SP session, then the IdP's.
-  router.post('/logout', (req, res) => {
-    req.session.destroy(() => {
-      res.redirect(303, remoteLogoutUrl);
-    });
-  });
-
-  return router;
 }
 
 export function createDemoSp(options: DemoSpOptions): DemoSp {
@@ -277,6 +41,8 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
     stores.push(store);
     return store;
   };
+  // The one-time marks (token jti, assertion and AuthnRequest IDs) of this demo SP, on its own clock.
+  const state = new MemoryStateStore({ now: () => Date.now() });
   const idpOrigin = new URL(options.idpUrl).origin;
   const secure = options.baseUrl.startsWith('https:');
 
@@ -308,7 +74,7 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
   const secret = crypto.randomBytes(32).toString('base64url');
   // The SAML side first: a tenant mounted at "/" would otherwise give its requests the
   // JWT tenant's session, and express-session skips any later session middleware.
-  if (options.saml) app.use(options.saml.mount, samlDemoRouter({ ...options.saml, sessionStore: newStore(), sessionSecret: secret }));
+  if (options.saml) app.use(options.saml.mount, samlDemoRouter({ ...options.saml, sessionStore: newStore(), sessionSecret: secret, state }));
   const tenants = [...options.tenants].sort((a, b) => b.mount.length - a.mount.length);
   for (const tenant of tenants) {
     const mountPath = tenant.mount || '/';
@@ -322,38 +88,19 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
         saveUninitialized: false,
         cookie: { httpOnly: true, sameSite: 'lax', secure, path: mountPath },
       }),
-      tenantRouter(options, tenant),
+      tenantRouter(options, tenant, state),
     );
   }
 
-  app.use((_req: Request, _res: Response, next: NextFunction) => next(new DemoError(404, 'There is no such page on the demo SP.')));
-  const fallbackTenant: TenantLocals = {
-    spName: 'Demo SP',
-    mount: '',
-    idpUrl: options.idpUrl,
-    tenants: [...options.tenants].sort((a, b) => a.mount.length - b.mount.length).map((t) => ({ name: t.name, mount: t.mount })),
-  };
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const status = err instanceof DemoError ? err.status : 500;
-    const message = err instanceof DemoError ? err.message : 'The demo SP hit an unexpected error.';
-    if (!(err instanceof DemoError)) console.error('demo SP error', err);
-    const tenant = (res.locals.tenant as TenantLocals | undefined) ?? fallbackTenant;
-    res.set('Cache-Control', 'no-store');
-    res.status(status).render('demo-sp/error', {
-      ...tenant,
-      title: status === 404 ? 'Page not found' : status >= 500 ? 'Something went wrong' : 'Sign-in failed',
-      message,
-      status,
-      // Offered when the IdP signed in someone this SP refuses: signing in again would only repeat it.
-      switchAccountUrl: status === 403 ? tenant.switchAccountUrl : undefined,
-    });
-  });
+  app.use(notFound);
+  app.use(errorPage(options));
 
   return {
     app,
     close: () => {
       for (const store of stores) store.close();
       db.close();
+      void state.close();
     },
   };
 }
