@@ -9,6 +9,7 @@ import { parseJwtFaults, parseSamlFaults } from '../faults/parse.js';
 import { jwtFaultUnfitFor } from '../issue/issuer.js';
 import type { JwtSp, SamlSp } from '../sps.js';
 import type { User } from '../users/store.js';
+import type { Step } from './steps.js';
 import type { DeliveryChoice, SessionView, SignInEnv } from './types.js';
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
@@ -61,4 +62,17 @@ export function signedIn(env: SignInEnv, params: URLSearchParams, session: Sessi
   const user = env.findUser(hints[0]!);
   if (!user || user.disabled) throw new IdpError('bad_request', 'login_hint does not name an active user.');
   return { user, signIn: session.user?.email !== user.email };
+}
+
+/** The login_hint step of every SP-initiated sign-in: who signs in, and whether the session starts anew as them. */
+export function loginHintStep<S extends { env: SignInEnv; query: URLSearchParams; session: SessionView; user?: User | undefined; signIn?: boolean }, O>(): Step<S, O> {
+  return {
+    name: 'login_hint',
+    run(s) {
+      const who = signedIn(s.env, s.query, s.session);
+      s.user = who.user;
+      s.signIn = who.signIn;
+      return undefined;
+    },
+  };
 }

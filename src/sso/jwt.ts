@@ -10,7 +10,7 @@ import { hasParam, matchesAllowList, parseRedirectUrl, singleParam } from '../jw
 import { relayStateOf } from '../params.js';
 import { isJwtSp, requireSp, type JwtSp } from '../sps.js';
 import type { User } from '../users/store.js';
-import { jwtDeliveryChoice, signedIn } from './choice.js';
+import { jwtDeliveryChoice, loginHintStep } from './choice.js';
 import { decide, type Step } from './steps.js';
 import type { DeliveryChoice, JwtOutcome, RefusalRecord, SessionView, SignInEnv } from './types.js';
 
@@ -86,15 +86,7 @@ export const JWT_STEPS: readonly Step<JwtState, JwtOutcome>[] = [
       return undefined;
     },
   },
-  {
-    name: 'login_hint',
-    run(s) {
-      const who = signedIn(s.env, s.query, s.session);
-      s.user = who.user;
-      s.signIn = who.signIn;
-      return undefined;
-    },
-  },
+  loginHintStep(),
   {
     name: 'a signed-in user, else the login form',
     run(s) {

@@ -15,7 +15,7 @@ import { nameIdFor } from '../saml/response.js';
 import type { SamlSp } from '../sps.js';
 import type { StateStore } from '../state/types.js';
 import type { User } from '../users/store.js';
-import { signedIn } from './choice.js';
+import { loginHintStep } from './choice.js';
 import { decide, type Step } from './steps.js';
 import type { DeliveryChoice, RefusalRecord, SamlDelivery, SamlOutcome, SessionView, SignInEnv } from './types.js';
 
@@ -96,15 +96,7 @@ export const AUTHN_REQUEST_STEPS: readonly Step<SamlState, SamlOutcome>[] = [
       return policy && { kind: 'status', sp: s.sp, acsUrl: acsOf(s), inResponseTo: s.request!.id, relayState: s.request!.relayState, status: policy };
     },
   },
-  {
-    name: 'login_hint',
-    run(s) {
-      const who = signedIn(s.env, s.query, s.session);
-      s.user = who.user;
-      s.signIn = who.signIn;
-      return undefined;
-    },
-  },
+  loginHintStep(),
   {
     name: 'a signed-in user, signed in after the request when it asks for ForceAuthn',
     run(s) {
