@@ -174,7 +174,8 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     // helmet's headers as it would set them now: captured once, again when the SP origins change.
     let securityHeaders: string[] | undefined;
     services.onChange(() => (securityHeaders = undefined));
-    const handler = fastPath({
+    // MOCK_IDP_FAST_PATH=0: the app answers every request (the same answers, only slower).
+    const handler: Idp['handler'] = process.env.MOCK_IDP_FAST_PATH === '0' ? app : fastPath({
       ctx: context,
       app,
       store: sqliteSessions,
