@@ -118,11 +118,11 @@ async function answerStatus(ctx: AppContext, res: Response, outcome: SamlStatusA
 async function answerAssertion(ctx: AppContext, req: Request, res: Response, d: SamlDelivery): Promise<void> {
   const { sp, user } = d;
   if (d.session.signIn) await startSession(req, user.email, ctx.clock.now());
-  const request = { acsUrl: d.acsUrl, inResponseTo: d.inResponseTo, sessionIndex: d.sessionIndex, authnInstant: d.authnInstant };
+  const request = { acsUrl: d.acsUrl, inResponseTo: d.inResponseTo, sessionIndex: d.sessionIndex ?? ctx.ids.samlId(), authnInstant: d.authnInstant };
   const issued = await recording(ctx, req, d.record, () => ctx.issuer.samlResponse({ sp, user, ...request }, { faults: d.faults, wantAssertionXml: d.kind === 'review' }));
   const send: SamlSend = { acsUrl: d.acsUrl, xml: issued.xml, relayState: d.relayState, spName: sp.name };
   if (d.kind === 'review') {
-    req.session.saml ??= { sessionIndex: d.sessionIndex, sps: {} };
+    req.session.saml ??= { sessionIndex: request.sessionIndex, sps: {} };
     return holdSaml(ctx, req, res, sp, user.email, send, issued, request);
   }
   await deliverSaml(ctx, req, res, sp, user.email, send, issued, request);

@@ -174,14 +174,14 @@ export function fastPath(options: FastPathOptions): http.RequestListener {
       query: params,
       session: found.view,
       env,
-      newSessionIndex: () => ctx.ids.samlId(),
     });
-    if (outcome.kind !== 'deliver' || !untouched(outcome.session)) return undefined;
+    if (outcome.kind !== 'deliver' || !untouched(outcome.session) || outcome.sessionIndex === undefined) return undefined;
+    const sessionIndex = outcome.sessionIndex;
     return {
       sid: found.sid,
       expires: found.expires,
       build: async () => {
-        const { acsUrl, inResponseTo, sessionIndex, authnInstant } = outcome;
+        const { acsUrl, inResponseTo, authnInstant } = outcome;
         const issued = await ctx.issuer.samlResponse({ sp, user: outcome.user, acsUrl, inResponseTo, sessionIndex, authnInstant }, { faults: outcome.faults });
         // Accepted once, as the app accepts it: if another request took the ID meanwhile, the app refuses this one.
         try {

@@ -47,7 +47,6 @@ export function samlSsoRouter(ctx: AppContext, slo: SloHandler): Router {
       query: queryOf(req.originalUrl),
       session: sessionViewOf(ctx, req),
       env: signInEnv(ctx),
-      newSessionIndex: () => ctx.ids.samlId(),
     });
     await applySaml(ctx, req, res, outcome, async (login) => {
       const key = await park(ctx.state, { kind: 'authn', request, receivedAt, choice });
@@ -90,7 +89,7 @@ export function samlSsoRouter(ctx: AppContext, slo: SloHandler): Router {
     const sp = requireSp(ctx, req.params.spId, 'saml');
     idpInitiatedRelayState(query);
     const choice = await recording(ctx, req, idpInitiatedRecord(sp), async () => samlDeliveryChoice(env, query, sp));
-    const outcome = decideIdpInitiated({ sp, request: undefined, receivedAt: env.now, choice, query, session: sessionViewOf(ctx, req), env, newSessionIndex: () => ctx.ids.samlId() });
+    const outcome = decideIdpInitiated({ sp, request: undefined, receivedAt: env.now, choice, query, session: sessionViewOf(ctx, req), env });
     await applySaml(ctx, req, res, outcome, () => loginForThisRequest(req, res));
   });
 

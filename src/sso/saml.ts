@@ -36,8 +36,6 @@ export interface SamlSignInInput {
   query: URLSearchParams;
   session: SessionView;
   env: SignInEnv;
-  /** A new SessionIndex, for a session that has none yet. */
-  newSessionIndex: () => string;
 }
 
 interface SamlState extends SamlSignInInput {
@@ -75,7 +73,7 @@ function delivery(s: SamlState): SamlDelivery {
     acsUrl: acsOf(s),
     inResponseTo: s.request?.id,
     relayState: s.request ? s.request.relayState : relayStateOfIdpInit(s.query),
-    sessionIndex: known?.sessionIndex ?? s.newSessionIndex(),
+    sessionIndex: known?.sessionIndex,
     authnInstant: (signIn ? undefined : session.authTime) ?? s.env.now,
     nameId,
     session: { signIn, addSp: signIn || !session.sps.includes(sp.id), saml: known === undefined || known.sps[sp.id]?.nameId !== nameId },

@@ -95,8 +95,8 @@ export interface SamlDelivery {
   /** The AuthnRequest's ID; undefined for IdP-initiated SSO. */
   inResponseTo: string | undefined;
   relayState: string | undefined;
-  /** The session's SessionIndex, or the new one this delivery gives it. */
-  sessionIndex: string;
+  /** The session's SessionIndex; undefined when the session has none yet (the applier draws a new one). */
+  sessionIndex: string | undefined;
   authnInstant: number;
   /** The NameID the Response will carry. */
   nameId: string;
