@@ -1,8 +1,8 @@
 /**
  * The SAML sign-in, decided: every rule of answering an AuthnRequest (SP-initiated)
  * or an IdP-initiated sign-in, in order. Receiving the message (binding, XML,
- * signature, ACS) is src/saml/authn-request.ts; accepting it once is
- * `acceptAuthnRequest` below; what follows is pure: the request, the session as
+ * signature, ACS) is src/saml/authn-request.ts; accepting its ID once is
+ * `acceptOnce` below; what follows is pure: the request, the session as
  * it is, the time in, one outcome out.
  */
 import { IdpError } from '../errors.js';
