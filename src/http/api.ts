@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { formatIssues } from '../config/load.js';
+import { maskSecrets } from '../config/mask.js';
 import { serviceProviderSchema, userSchema } from '../config/schema.js';
 import { ConfigError, IdpError } from '../errors.js';
 import { mintJwtFor, samlResponseFor } from '../mint.js';
@@ -66,9 +67,7 @@ function publicUser(u: User): Record<string, unknown> {
 
 /** A service provider as the API shows it: as written, with secrets masked. */
 function publicSp(input: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(input, (k, v: unknown) => ((k === 'secret' || k === 'privateKey') && typeof v === 'string' ? '********' : v)),
-  ) as unknown;
+  return maskSecrets(input);
 }
 
 function spInputs(ctx: AppContext): Record<string, unknown>[] {
