@@ -7,12 +7,14 @@
  * sp-schema.ts, the fields they share in fields.ts.
  */
 import { z } from 'zod';
+import { DEFAULT_KEY_ROTATION_GRACE_SECONDS } from './defaults.js';
 import { emailString, httpUrl, pemOrPath } from './fields.js';
 import { jwtSpSchema, samlSpSchema, serviceProviderSchema, serviceProvidersSchema } from './sp-schema.js';
 import { userSchema } from './user-schema.js';
 
 export { conformanceSchema, jwtSpSchema, NAMEID_FORMATS, samlSpSchema, serviceProviderSchema, serviceProvidersSchema } from './sp-schema.js';
 export { userSchema } from './user-schema.js';
+export { DEFAULT_KEY_ROTATION_GRACE_SECONDS } from './defaults.js';
 
 export const configSchema = z
   .strictObject({
@@ -49,7 +51,7 @@ export const configSchema = z
       .int()
       .min(0)
       .max(31_536_000)
-      .default(604_800)
+      .default(DEFAULT_KEY_ROTATION_GRACE_SECONDS)
       .describe('How long a key replaced by `mock-idp keys rotate` stays in the JWKS and SAML metadata, so SPs that cache keys keep working.'),
     sessionSecret: z
       .string()

@@ -11,6 +11,7 @@
  * rotation.ts (retired keys and `mock-idp keys rotate`).
  */
 import type { JWK } from 'jose';
+import { DEFAULT_KEY_ROTATION_GRACE_SECONDS } from '../config/defaults.js';
 import { ConfigError } from '../errors.js';
 import { loadOrGenerateJwtKey, loadOrGenerateSaml, type SamlCredentials } from './generate.js';
 import { loadRetired, retireCurrentKeys, type RetiredKeys, type Rotation } from './rotation.js';
@@ -53,7 +54,7 @@ export interface KeystoreOptions {
   algorithms?: AsymmetricAlg[];
   /** deterministicSeed: keys that must be generated are derived from it. */
   seed?: string | undefined;
-  /** How long a rotated key stays published (JWKS, SAML metadata). Default 7 days. */
+  /** How long a rotated key stays published (JWKS, SAML metadata). Default: the config's, 7 days. */
   graceSeconds?: number;
   /** Now, in milliseconds (injectable for tests). */
   now?: number;
@@ -82,7 +83,7 @@ export async function loadKeystore(options: KeystoreOptions): Promise<Keystore> 
   for (const alg of algs) idpKeys.set(alg, await loadOrGenerateJwtKey(options.keysDir, alg, generated, options.seed));
   let spKeys = loadSpKeys(options.spKeys ?? []);
   const saml = await loadOrGenerateSaml(options.keysDir, generated, options.seed);
-  const retired = loadRetired(options.keysDir, options.graceSeconds ?? 604_800, Math.floor((options.now ?? Date.now()) / 1000));
+  const retired = loadRetired(options.keysDir, options.graceSeconds ?? DEFAULT_KEY_ROTATION_GRACE_SECONDS, Math.floor((options.now ?? Date.now()) / 1000));
 
   const jwtKey = (alg: AsymmetricAlg): SigningKey => {
     const key = idpKeys.get(alg);
