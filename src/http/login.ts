@@ -8,6 +8,7 @@ import type { AppContext } from './context.js';
 import { SESSION_COOKIE, sessionStoreUnavailable } from './session.js';
 import { checkCsrf, csrfToken, field, noStore, refuseCrossSite, safeContinue } from './security.js';
 import { LoginThrottle } from './throttle.js';
+import { SqliteStateStore } from '../state/sqlite.js';
 
 /** Characters no email address has: control characters, zero-width characters and bidi controls (RTL override, isolates, marks). */
 const NOT_IN_EMAILS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
@@ -91,7 +92,7 @@ function destroy(req: Request): Promise<void> {
 
 export function loginRouter(ctx: AppContext): Router {
   const router = Router();
-  const throttle = new LoginThrottle(ctx.db, ctx.config.loginThrottle, ctx.clock);
+  const throttle = new LoginThrottle(new SqliteStateStore(ctx.db, { now: () => ctx.clock.now() }), ctx.config.loginThrottle, ctx.clock);
 
   router.get('/login', (req, res) => {
     const next = safeContinue(req.query.continue);
@@ -139,7 +140,7 @@ export function loginRouter(ctx: AppContext): Router {
       return;
     }
     // Counted before the password is checked, so parallel guesses cannot outrun the count.
-    const attempt = throttle.begin(emailKey(email), req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    const attempt = await throttle.begin(emailKey(email), req.ip ?? req.socket.remoteAddress ?? 'unknown');
     if (!attempt.allowed) {
       const minutes = Math.ceil(attempt.retryAfterSeconds / 60);
       res.set('Retry-After', String(attempt.retryAfterSeconds));
@@ -153,7 +154,7 @@ export function loginRouter(ctx: AppContext): Router {
       return;
     }
     const result = await ctx.users.authenticate(email, password);
-    if (result.ok) throttle.succeeded(attempt.ticket);
+    if (result.ok) await throttle.succeeded(attempt.ticket);
     if (!result.ok) {
       const error = result.reason === 'disabled' ? 'This account is disabled. Ask an administrator to enable it.' : 'Incorrect email or password.';
       renderLogin(ctx, req, res, { status: 401, error, email, next, spHint: field(req.body, 'sp') });
