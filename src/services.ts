@@ -18,7 +18,7 @@ import { JwtSigner } from './jwt/signer.js';
 import { FlowHistory } from './flows/history.js';
 import { ISSUER_STATE_PREFIX, Issuer } from './issue/issuer.js';
 import { samlIdpContext } from './issue/saml-idp.js';
-import { MemoryStateStore, type StateStore } from './state/index.js';
+import { MemoryStateStore, SqliteStateStore, type StateStore } from './state/index.js';
 import { silentLogger, type Logger } from './logger.js';
 import { kvGet, kvSet, openDb, type Db } from './store/db.js';
 import { UserStore } from './users/store.js';
@@ -80,6 +80,8 @@ export class Services {
   readonly fileConfig: ResolvedConfig;
   /** The short-lived state: pending requests, review holds, replay marks, the flow history. */
   readonly state: StateStore;
+  /** Short-lived state that must outlive a restart and be shared by processes on one data directory (login throttle counts): in the SQLite file. */
+  readonly durableState: StateStore;
   /** Mints every JWT and builds every SAML Response, faults applied when asked for. */
   readonly issuer: Issuer;
   /** Every single sign-on performed, newest first, bounded by flowHistorySize. */
@@ -112,6 +114,7 @@ export class Services {
     this.#jwtSigner = init.jwtSigner;
     this.generatedSecrets = init.generatedSecrets;
     this.state = new MemoryStateStore({ now: () => init.clock.now() });
+    this.durableState = new SqliteStateStore(init.db, { now: () => init.clock.now() });
     this.issuer = new Issuer({
       jwtSigner: () => this.#jwtSigner,
       samlIdp: () => samlIdpContext(this),

@@ -14,7 +14,6 @@
  * Without faults this gives byte for byte what `buildResponse` gives (a test holds
  * it to that), so every difference in a faulty Response is the fault's.
  */
-import { DOMParser, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
 import { offsetClock } from '../clock.js';
 import { IdpError } from '../errors.js';
 import type { InsecureSignatureAlgorithmName, SignatureAlgorithmName } from '../saml/algorithms.js';
@@ -23,6 +22,7 @@ import { encryptAssertion } from '../saml/encrypt.js';
 import type { SamlServiceProvider } from '../saml/inbound.js';
 import { buildResponse, type BuiltResponse, type ResponseInput, type SamlIdpContext, type SamlUser } from '../saml/response.js';
 import { signXml, type SigningCredentials } from '../saml/sign.js';
+import { childElements, childNodes, parseOwnXml as parse, requiredChild as child, serialize, setText, type Element } from '../saml/xml.js';
 import { FAULT_TIME_MARGIN_SECONDS, FAULT_VALUES, type SamlFault } from './catalog.js';
 
 /** The review page's "Edit and send" for SAML: the NameID and the attributes, as JSON. */
@@ -51,34 +51,6 @@ export interface FaultedResponse extends BuiltResponse {
 const EDIT_PREFIX = 'mock-idp-edit:';
 const EDIT_NAMEID = 'mock-idp-edit-nameid';
 
-function parse(xml: string): Document {
-  // Our own output, never untrusted input: parsed to change it, then signed.
-  return new DOMParser().parseFromString(xml, 'text/xml');
-}
-
-const serialize = (node: Node): string => new XMLSerializer().serializeToString(node);
-
-function childrenOf(parent: Node): Node[] {
-  const out: Node[] = [];
-  for (let n = parent.firstChild; n; n = n.nextSibling) out.push(n);
-  return out;
-}
-
-function child(parent: Element, ns: string, localName: string): Element {
-  const found = childrenOf(parent).find((n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === localName);
-  if (!found) throw new TypeError(`fault injection: ${parent.localName} has no ${localName}`);
-  return found;
-}
-
-function optionalChild(parent: Element, ns: string, localName: string): Element | undefined {
-  return childrenOf(parent).find((n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === localName);
-}
-
-function setText(el: Element, value: string): void {
-  for (const n of childrenOf(el)) el.removeChild(n);
-  el.appendChild(el.ownerDocument!.createTextNode(value));
-}
-
 /** Flips one bit of the SignatureValue of `signature`. */
 function corrupt(signature: Element): void {
   const value = child(signature, NS.ds, 'SignatureValue');
@@ -93,7 +65,7 @@ function commentInto(nameId: Element): void {
   const dot = text.lastIndexOf('.');
   const at = dot > 0 ? dot : Math.max(1, Math.floor(text.length / 2));
   const doc = nameId.ownerDocument!;
-  for (const n of childrenOf(nameId)) nameId.removeChild(n);
+  for (const n of childNodes(nameId)) nameId.removeChild(n);
   nameId.appendChild(doc.createTextNode(text.slice(0, at)));
   nameId.appendChild(doc.createComment(FAULT_VALUES.nameIdComment));
   if (at < text.length) nameId.appendChild(doc.createTextNode(text.slice(at)));
@@ -174,7 +146,7 @@ export async function buildFaultedResponse(idp: SamlIdpContext, input: ResponseI
   const assertionXml = serialize(assertion);
   if (wrapping) {
     const forged = assertion.cloneNode(true) as Element;
-    const signature = optionalChild(forged, NS.ds, 'Signature');
+    const signature = childElements(forged, NS.ds, 'Signature')[0];
     if (signature) forged.removeChild(signature);
     forged.setAttribute('ID', idp.newId());
     const extensions = doc.createElementNS(NS.samlp, 'samlp:Extensions');

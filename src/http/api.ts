@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { maskSecrets } from '../config/mask.js';
 import { serviceProviderSchema, userSchema } from '../config/schema.js';
 import { ConfigError, IdpError } from '../errors.js';
 import { mintJwtFor, samlResponseFor } from '../mint.js';
@@ -17,7 +18,6 @@ import type { AppContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { conformanceApi } from './conformance.js';
 import { parseBody } from './body.js';
-
 
 function tokenMatches(given: string, expected: string): boolean {
   // Hash both sides so the comparison takes the same time whatever the lengths.
@@ -55,9 +55,7 @@ function publicUser(u: User): Record<string, unknown> {
 
 /** A service provider as the API shows it: as written, with secrets masked. */
 function publicSp(input: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(input, (k, v: unknown) => ((k === 'secret' || k === 'privateKey') && typeof v === 'string' ? '********' : v)),
-  ) as unknown;
+  return maskSecrets(input);
 }
 
 function spInputs(ctx: AppContext): Record<string, unknown>[] {

@@ -41,7 +41,7 @@ function renderLogin(
 
 export function loginRouter(ctx: AppContext): Router {
   const router = Router();
-  const throttle = new LoginThrottle(ctx.db, ctx.config.loginThrottle, ctx.clock);
+  const throttle = new LoginThrottle(ctx.durableState, ctx.config.loginThrottle, ctx.clock);
 
   router.get('/login', (req, res) => {
     const next = safeContinue(req.query.continue);
@@ -87,7 +87,7 @@ export function loginRouter(ctx: AppContext): Router {
       return;
     }
     // Counted before the password is checked, so parallel guesses cannot outrun the count.
-    const attempt = throttle.begin(emailKey(email), req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    const attempt = await throttle.begin(emailKey(email), req.ip ?? req.socket.remoteAddress ?? 'unknown');
     if (!attempt.allowed) {
       const minutes = Math.ceil(attempt.retryAfterSeconds / 60);
       res.set('Retry-After', String(attempt.retryAfterSeconds));
@@ -101,7 +101,7 @@ export function loginRouter(ctx: AppContext): Router {
       return;
     }
     const result = await ctx.users.authenticate(email, password);
-    if (result.ok) throttle.succeeded(attempt.ticket);
+    if (result.ok) await throttle.succeeded(attempt.ticket);
     if (!result.ok) {
       const error = result.reason === 'disabled' ? 'This account is disabled. Ask an administrator to enable it.' : 'Incorrect email or password.';
       renderLogin(ctx, req, res, { status: 401, error, email, next, spHint: field(req.body, 'sp') });

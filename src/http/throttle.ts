@@ -1,8 +1,8 @@
 /**
  * Login abuse controls: failed sign-ins counted per account (the normalized email,
- * whether or not such a user exists) and per client address, in the SQLite store,
- * so the counts survive a restart and are shared by every process on the data
- * directory.
+ * whether or not such a user exists) and per client address, in the state store.
+ * The IdP gives it the SQLite one, so the counts survive a restart and are shared
+ * by every process on the data directory.
  *
  * An attempt is counted *before* the password is checked (`begin`), so a burst of
  * concurrent guesses cannot all slip past the check while the hashes run; a
@@ -13,9 +13,16 @@
  * Each counter is a fixed window: it starts at the first counted attempt and lasts
  * windowSeconds; reaching the maximum within it locks the key for lockoutSeconds
  * and starts a fresh count.
+ *
+ * In the store, per key (`account:<email>`, `ip:<address>`): a counter
+ * `throttle:failures:<key>` that lives windowSeconds, and while locked a value
+ * `throttle:lock:<key>` (when the lock ends, in ms) that lives lockoutSeconds.
+ * Each store call is atomic on its own; the count itself decides who reached the
+ * maximum, so of attempts racing from several processes only the max-th is let
+ * through and any past it is refused.
  */
 import type { Clock } from '../clock.js';
-import type { Db } from '../store/db.js';
+import type { StateStore } from '../state/types.js';
 
 export interface ThrottleConfig {
   enabled: boolean;
@@ -35,85 +42,26 @@ export interface ThrottleTicket {
 
 export type ThrottleDecision = { allowed: true; ticket: ThrottleTicket } | { allowed: false; retryAfterSeconds: number };
 
-interface Row {
-  failures: number;
-  window_start: number;
-  locked_until: number;
-}
-
-/** Sweep rows that can no longer matter every this many counted attempts. */
-const SWEEP_EVERY = 256;
+const failuresKey = (key: string) => `throttle:failures:${key}`;
+const lockKey = (key: string) => `throttle:lock:${key}`;
 
 export class LoginThrottle {
+  readonly #store: StateStore;
   readonly #config: ThrottleConfig;
   readonly #clock: Clock;
-  readonly #get;
-  readonly #put;
-  readonly #delete;
-  readonly #sweep;
-  readonly #begin;
-  readonly #succeeded;
-  #sinceSweep = 0;
 
-  constructor(db: Db, config: ThrottleConfig, clock: Clock) {
+  constructor(store: StateStore, config: ThrottleConfig, clock: Clock) {
+    this.#store = store;
     this.#config = config;
     this.#clock = clock;
-    // Its own table, created on first use: nothing else reads it, and it needs no migration.
-    db.exec(`CREATE TABLE IF NOT EXISTS login_throttle (
-      key TEXT PRIMARY KEY,
-      failures INTEGER NOT NULL,
-      window_start INTEGER NOT NULL,
-      locked_until INTEGER NOT NULL
-    )`);
-    this.#get = db.prepare('SELECT failures, window_start, locked_until FROM login_throttle WHERE key = ?');
-    this.#put = db.prepare(
-      `INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES (@key, @failures, @windowStart, @lockedUntil)
-       ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, locked_until = excluded.locked_until`,
-    );
-    this.#delete = db.prepare('DELETE FROM login_throttle WHERE key = ?');
-    this.#sweep = db.prepare('DELETE FROM login_throttle WHERE locked_until <= @now AND window_start <= @windowStart');
-    // One transaction: check both keys, then count the attempt on both, so that no
-    // other process on the same store can interleave between the check and the count.
-    this.#begin = db.transaction((account: string, ip: string, now: number): ThrottleDecision => {
-      const keys = [
-        { key: `account:${account}`, max: this.#config.maxFailuresPerAccount },
-        { key: `ip:${ip}`, max: this.#config.maxFailuresPerIp },
-      ];
-      const rows = keys.map(({ key }) => this.#get.get(key) as Row | undefined);
-      const lockedUntil = Math.max(0, ...rows.map((r) => r?.locked_until ?? 0));
-      if (lockedUntil > now) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((lockedUntil - now) / 1000)) };
-      let lockedIp = false;
-      keys.forEach(({ key, max }, i) => {
-        const row = rows[i];
-        const fresh = !row || row.window_start + this.#config.windowSeconds * 1000 <= now;
-        const failures = (fresh ? 0 : row.failures) + 1;
-        const lock = failures >= max;
-        if (lock && key.startsWith('ip:')) lockedIp = true;
-        this.#put.run({
-          key,
-          // Locking starts a fresh count, for after the lockout.
-          failures: lock ? 0 : failures,
-          windowStart: fresh || lock ? now : row.window_start,
-          lockedUntil: lock ? now + this.#config.lockoutSeconds * 1000 : 0,
-        });
-      });
-      return { allowed: true, ticket: { account: keys[0]!.key, ip: keys[1]!.key, lockedIp } };
-    });
-    this.#succeeded = db.transaction((ticket: ThrottleTicket): void => {
-      this.#delete.run(ticket.account);
-      const row = this.#get.get(ticket.ip) as Row | undefined;
-      if (!row) return;
-      if (ticket.lockedIp) {
-        // This attempt locked the address and turned out to be right: unlock, one short of the maximum.
-        this.#put.run({ key: ticket.ip, failures: this.#config.maxFailuresPerIp - 1, windowStart: row.window_start, lockedUntil: 0 });
-        return;
-      }
-      if (row.failures > 0) this.#put.run({ key: ticket.ip, failures: row.failures - 1, windowStart: row.window_start, lockedUntil: row.locked_until });
-    });
   }
 
   get enabled(): boolean {
     return this.#config.enabled;
+  }
+
+  get #windowMs(): number {
+    return this.#config.windowSeconds * 1000;
   }
 
   /**
@@ -121,22 +69,59 @@ export class LoginThrottle {
    * else counts the attempt as a failure until `succeeded` says otherwise.
    * `account` is the normalized email (users' emailKey), `ip` the client address.
    */
-  begin(account: string, ip: string): ThrottleDecision {
+  async begin(account: string, ip: string): Promise<ThrottleDecision> {
     if (!this.#config.enabled) return { allowed: true, ticket: { account: '', ip: '', lockedIp: false } };
     const now = this.#clock.now();
-    // IMMEDIATE: take the write lock first (waiting busy_timeout for other processes on the store). A deferred
-    // transaction that reads and then writes fails at once with SQLITE_BUSY when another process wrote meanwhile.
-    const decision = this.#begin.immediate(account, ip, now);
-    if (++this.#sinceSweep >= SWEEP_EVERY) {
-      this.#sinceSweep = 0;
-      this.#sweep.run({ now, windowStart: now - this.#config.windowSeconds * 1000 });
+    const counters = [
+      { key: `account:${account}`, max: this.#config.maxFailuresPerAccount },
+      { key: `ip:${ip}`, max: this.#config.maxFailuresPerIp },
+    ];
+    const keys = counters.map((c) => c.key);
+    const lockedUntil = await this.#lockedUntil(keys);
+    if (lockedUntil > now) return refusal(lockedUntil, now);
+    let lockedIp = false;
+    let pastMax = false;
+    for (const { key, max } of counters) {
+      const failures = await this.#store.increment(failuresKey(key), 1, this.#windowMs);
+      if (failures < max) continue;
+      const lockoutMs = this.#config.lockoutSeconds * 1000;
+      await this.#store.setIfAbsent(lockKey(key), now + lockoutMs, lockoutMs);
+      // Locking starts a fresh count, for after the lockout.
+      await this.#store.set(failuresKey(key), 0, this.#windowMs);
+      if (failures > max) {
+        // Another process's attempt was the max-th: this one is refused like any after the lock.
+        pastMax = true;
+        break;
+      }
+      if (key.startsWith('ip:')) lockedIp = true;
     }
-    return decision;
+    if (pastMax) return refusal(await this.#lockedUntil(keys), now);
+    return { allowed: true, ticket: { account: keys[0]!, ip: keys[1]!, lockedIp } };
   }
 
   /** The password was right: the account starts over, the address gets this attempt back. */
-  succeeded(ticket: ThrottleTicket): void {
+  async succeeded(ticket: ThrottleTicket): Promise<void> {
     if (!this.#config.enabled) return;
-    this.#succeeded.immediate(ticket);
+    await this.#store.delete(failuresKey(ticket.account));
+    await this.#store.delete(lockKey(ticket.account));
+    if (ticket.lockedIp) {
+      // This attempt locked the address and turned out to be right: one short of the maximum
+      // in the window that began at the lock (the fresh count is 0 until the lock ends), then unlocked.
+      await this.#store.increment(failuresKey(ticket.ip), this.#config.maxFailuresPerIp - 1, this.#windowMs);
+      await this.#store.delete(lockKey(ticket.ip));
+      return;
+    }
+    const failures = await this.#store.get<number>(failuresKey(ticket.ip));
+    if (failures !== undefined && failures > 0) await this.#store.increment(failuresKey(ticket.ip), -1, this.#windowMs);
   }
+
+  /** When the later of the keys' locks ends (ms), 0 when none is locked. */
+  async #lockedUntil(keys: readonly string[]): Promise<number> {
+    const locks = await Promise.all(keys.map((key) => this.#store.get<number>(lockKey(key))));
+    return Math.max(0, ...locks.map((until) => until ?? 0));
+  }
+}
+
+function refusal(lockedUntil: number, now: number): ThrottleDecision {
+  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((lockedUntil - now) / 1000)) };
 }

@@ -72,7 +72,16 @@ function firstLine(message: string): string {
   return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }
 
-function childNodes(node: Node): Node[] {
+/**
+ * Parses XML this process made itself (a Response to change before signing it),
+ * never input from outside: that goes through parseUntrustedXml.
+ */
+export function parseOwnXml(xml: string): Document {
+  return new DOMParser().parseFromString(xml, 'text/xml');
+}
+
+/** Every child node of `node` (elements, text, comments), in order. */
+export function childNodes(node: Node): Node[] {
   const out: Node[] = [];
   for (let n = node.firstChild; n; n = n.nextSibling) out.push(n);
   return out;
@@ -95,6 +104,19 @@ export function optionalChild(parent: Element, ns: string, localName: string, wh
     throw new IdpError('invalid_saml_request', `The ${what} has ${found.length} ${localName} elements where at most one is allowed.`);
   }
   return found[0];
+}
+
+/** The first child element with this name, in XML this process made: its absence is a bug (TypeError). */
+export function requiredChild(parent: Element, ns: string, localName: string): Element {
+  const found = childElements(parent, ns, localName)[0];
+  if (!found) throw new TypeError(`${parent.localName} has no ${localName}`);
+  return found;
+}
+
+/** Replaces the content of `el` with one text node. */
+export function setText(el: Element, value: string): void {
+  for (const n of childNodes(el)) el.removeChild(n);
+  el.appendChild(el.ownerDocument!.createTextNode(value));
 }
 
 /** Text content of an element made of text only (no child elements), trimmed. */

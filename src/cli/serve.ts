@@ -1,0 +1,81 @@
+/** `mock-idp serve` (the default command) and `mock-idp check-config FILE`. */
+import { loadConfig } from '../config/load.js';
+import { maskSecrets } from '../config/mask.js';
+import { startAll } from '../server.js';
+import { HELP_OPTION, UsageError, parse } from './args.js';
+import { banner, warnings } from './banner.js';
+import { json } from './output.js';
+
+export const SERVE_HELP = `Usage: mock-idp [serve] [options]
+
+Start the IdP. Without --config (or MOCK_IDP_CONFIG) it runs the embedded demo
+config: the IdP on http://localhost:8080, the demo SP on http://localhost:8081.
+
+Options:
+  --config FILE      YAML or JSON config file (env MOCK_IDP_CONFIG)
+  --port N           port to listen on (env PORT)
+  --base-url URL     public URL of the IdP (env BASE_URL)
+  --data-dir DIR     data directory for the store (env DATA_DIR)
+  --demo             also start the demo service provider
+  --https            serve https with a self-signed certificate for localhost and
+                     127.0.0.1 (generated under the keys folder; trust instructions printed)
+  -h, --help         show this help
+`;
+
+export async function serve(args: string[]): Promise<number> {
+  const { values } = parse({
+    args,
+    options: {
+      ...HELP_OPTION,
+      config: { type: 'string' },
+      port: { type: 'string' },
+      'base-url': { type: 'string' },
+      'data-dir': { type: 'string' },
+      demo: { type: 'boolean' },
+      https: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  const env = { ...process.env };
+  if (values.port !== undefined) env.PORT = values.port;
+  if (values['base-url'] !== undefined) env.BASE_URL = values['base-url'];
+  if (values['data-dir'] !== undefined) env.DATA_DIR = values['data-dir'];
+  const config = loadConfig({ file: values.config, env, demo: values.demo === true, https: values.https === true });
+  const running = await startAll(config);
+  // A generated HS256 secret is shown once, on the console, when it is generated; it is kept in the store and never logged.
+  const generated = running.idp.generatedSecrets.map(
+    (g) => `  Generated HS256 shared secret for SP "${g.spId}" (shown once; configure your SP with it): ${g.secret}\n`,
+  );
+  process.stdout.write(banner(config, running) + generated.join(''));
+  for (const w of warnings(config, running)) process.stderr.write(`warning: ${w}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`\n${signal} received: stopping\n`);
+      const force = setTimeout(() => {
+        process.stderr.write('in-flight requests did not finish within 10 s; exiting\n');
+        process.exit(0);
+      }, 10_000);
+      force.unref();
+      void running.close().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+export function checkConfig(args: string[]): number {
+  const { values, positionals } = parse({ args, options: { ...HELP_OPTION }, allowPositionals: true });
+  if (values.help) {
+    process.stdout.write('Usage: mock-idp check-config FILE\n\nValidate a config file and print the resolved config with secrets masked.\n');
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('check-config takes exactly one FILE');
+  const config = loadConfig({ file: positionals[0], env: process.env });
+  process.stdout.write(json(maskSecrets(config)));
+  return 0;
+}

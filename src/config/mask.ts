@@ -1,0 +1,15 @@
+/**
+ * Secret masking for whatever shows configuration back to a person: the CLI's
+ * `check-config` and the control API's service providers. One list of keys, so
+ * neither can show a secret the other hides.
+ */
+
+/** Keys whose string values are secrets, wherever they appear: config input, resolved config, API bodies. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'secret', 'sessionSecret', 'privateKey', 'privateKeyPem', 'adminToken']);
+
+export const MASK = '********';
+
+/** A JSON copy of `value` with the string value of every secret key, at any depth, replaced by MASK. */
+export function maskSecrets(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (SECRET_KEYS.has(k) && typeof v === 'string' ? MASK : v))) as unknown;
+}
