@@ -9,7 +9,10 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'secret', '
 
 export const MASK = '********';
 
-/** A JSON copy of `value` with the string value of every secret key, at any depth, replaced by MASK. */
+/** A PEM private key block, under whatever key it sits (tls.key, an inline SP key). */
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+/** A JSON copy of `value` with the string value of every secret key, and every private key PEM, at any depth, replaced by MASK. */
 export function maskSecrets(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (SECRET_KEYS.has(k) && typeof v === 'string' ? MASK : v))) as unknown;
+  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (typeof v === 'string' && (SECRET_KEYS.has(k) || PRIVATE_KEY_PEM.test(v)) ? MASK : v))) as unknown;
 }
