@@ -31,7 +31,7 @@ interface Side {
   jar: Map<string, string>;
   /** The log lines, parsed. */
   log: Record<string, unknown>[];
-  /** For each request answered: whether the Express app saw it (pino-http gave it an id). */
+  /** For each request answered: whether the Express app saw it (it gave the response res.locals). */
   reachedApp: boolean[];
 }
 
