@@ -1,6 +1,7 @@
 /** The login form, sign-in and sign-out. */
 import { Router, type Request, type Response } from 'express';
 import { IdpError } from '../errors.js';
+import { queryOf } from '../params.js';
 import { MAX_PASSWORD_LENGTH } from '../users/password.js';
 import { emailKey } from '../users/store.js';
 import { matchesAllowList, parseRedirectUrl, singleParam } from '../jwt/redirect-url.js';
@@ -133,7 +134,7 @@ export function loginRouter(ctx: AppContext): Router {
 
   // Comm100's "Remote Logout URL": a plain GET, optionally back to a registered logoutUrl.
   router.get('/logout', async (req, res) => {
-    const params = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
+    const params = queryOf(req.originalUrl);
     let next: string | undefined;
     if (params.has('redirect_url')) {
       const url = parseRedirectUrl(singleParam(params, 'redirect_url'));
