@@ -20,23 +20,38 @@ function decodeSegment(segment: string | undefined): Record<string, unknown> {
 /**
  * The header and claims of a compact JWT and its signature cut to 8 characters,
  * decoded the first time the flow is read (/flows, /api/events), not on the
- * sign-in's hot path.
+ * sign-in's hot path. Getters on the prototype (cheap to make, one per sign-in),
+ * and toJSON so that JSON answers carry the decoded values.
  */
-export function flowJwt(token: string): FlowJwt {
-  let decoded: FlowJwt | undefined;
-  const decode = (): FlowJwt => {
-    if (!decoded) {
-      const [h, p, s] = token.split('.');
-      decoded = { header: decodeSegment(h), claims: decodeSegment(p), signature: s ? truncated(s) : '' };
+class LazyFlowJwt implements FlowJwt {
+  #token: string;
+  #decoded: FlowJwt | undefined;
+  constructor(token: string) {
+    this.#token = token;
+  }
+  #decode(): FlowJwt {
+    if (!this.#decoded) {
+      const [h, p, s] = this.#token.split('.');
+      this.#decoded = { header: decodeSegment(h), claims: decodeSegment(p), signature: s ? truncated(s) : '' };
     }
-    return decoded;
-  };
-  // Enumerable getters: structuredClone and JSON read them, so copies carry the decoded values.
-  return Object.defineProperties({} as FlowJwt, {
-    header: { enumerable: true, get: () => decode().header },
-    claims: { enumerable: true, get: () => decode().claims },
-    signature: { enumerable: true, get: () => decode().signature },
-  });
+    return this.#decoded;
+  }
+  get header(): Record<string, unknown> {
+    return this.#decode().header;
+  }
+  get claims(): Record<string, unknown> {
+    return this.#decode().claims;
+  }
+  get signature(): string {
+    return this.#decode().signature;
+  }
+  toJSON(): FlowJwt {
+    return { ...this.#decode() };
+  }
+}
+
+export function flowJwt(token: string): FlowJwt {
+  return new LazyFlowJwt(token);
 }
 
 /** Laid out with the SignatureValues (and CipherValues) cut. Our own XML: parsed without the untrusted-input checks' size limit. */
@@ -46,18 +61,39 @@ export function prettyForHistory(xml: string): string {
 }
 
 
+interface LaidOut {
+  xml: string;
+  status: string | undefined;
+  responseId: string | undefined;
+  signedResponse: boolean;
+  clearAssertion: string | undefined;
+}
+
 /**
  * The flow history's view of a SAML Response the IdP built. Parsing and laying out
  * the XML costs more than signing it, so that is done the first time the flow is
  * read (/flows, /api/events), not on the sign-in's hot path.
  */
-export function flowSaml(facts: ResponseFacts, inResponseTo: string | undefined): FlowSaml {
-  let laidOut: { xml: string; status: string | undefined; responseId: string | undefined; signedResponse: boolean; clearAssertion: string | undefined } | undefined;
-  const layout = () => {
-    if (!laidOut) {
+class LazyFlowSaml implements FlowSaml {
+  readonly assertionId: string | undefined;
+  readonly inResponseTo: string | undefined;
+  readonly nameId: string | undefined;
+  readonly encrypted: boolean;
+  #facts: ResponseFacts;
+  #laidOut: LaidOut | undefined;
+  constructor(facts: ResponseFacts, inResponseTo: string | undefined) {
+    this.#facts = facts;
+    this.assertionId = facts.assertionId;
+    this.inResponseTo = inResponseTo;
+    this.nameId = facts.nameId;
+    this.encrypted = facts.encrypted ?? false;
+  }
+  #layout(): LaidOut {
+    if (!this.#laidOut) {
+      const facts = this.#facts;
       const root = new DOMParser().parseFromString(facts.xml, 'text/xml').documentElement!;
       const codes = Array.from(root.getElementsByTagNameNS(NS.samlp, 'StatusCode')).map((c) => (c.getAttribute('Value') ?? '').replace('urn:oasis:names:tc:SAML:2.0:status:', ''));
-      laidOut = {
+      this.#laidOut = {
         xml: prettyXml(root, { truncateSignatureValues: true }),
         status: codes.length > 0 ? codes.join(' / ') : undefined,
         responseId: root.getAttribute('ID') || undefined,
@@ -65,16 +101,29 @@ export function flowSaml(facts: ResponseFacts, inResponseTo: string | undefined)
         clearAssertion: facts.encrypted && facts.assertionXml ? prettyForHistory(facts.assertionXml) : undefined,
       };
     }
-    return laidOut;
-  };
-  const flow = { assertionId: facts.assertionId, inResponseTo, nameId: facts.nameId, encrypted: facts.encrypted ?? false } as FlowSaml;
-  // Enumerable getters: structuredClone and JSON read them, so copies carry the laid-out values.
-  Object.defineProperties(flow, {
-    responseId: { enumerable: true, get: () => facts.responseId ?? layout().responseId },
-    status: { enumerable: true, get: () => layout().status },
-    signed: { enumerable: true, get: () => facts.signed ?? { response: layout().signedResponse, assertion: false } },
-    xml: { enumerable: true, get: () => layout().xml },
-    clearAssertion: { enumerable: true, get: () => layout().clearAssertion },
-  });
-  return flow;
+    return this.#laidOut;
+  }
+  get responseId(): string | undefined {
+    return this.#facts.responseId ?? this.#layout().responseId;
+  }
+  get status(): string | undefined {
+    return this.#layout().status;
+  }
+  get signed(): { response: boolean; assertion: boolean } {
+    return this.#facts.signed ?? { response: this.#layout().signedResponse, assertion: false };
+  }
+  get xml(): string {
+    return this.#layout().xml;
+  }
+  get clearAssertion(): string | undefined {
+    return this.#layout().clearAssertion;
+  }
+  toJSON(): FlowSaml {
+    const { responseId, assertionId, inResponseTo, nameId, status, signed, encrypted, xml, clearAssertion } = this;
+    return { responseId, assertionId, inResponseTo, nameId, status, signed, encrypted, xml, clearAssertion };
+  }
+}
+
+export function flowSaml(facts: ResponseFacts, inResponseTo: string | undefined): FlowSaml {
+  return new LazyFlowSaml(facts, inResponseTo);
 }

@@ -26,7 +26,7 @@ import { receiveAuthnRequest } from '../saml/authn-request.js';
 import { samlEndpoints } from '../saml/metadata.js';
 import { samlDeliveryChoice } from '../sso/choice.js';
 import { decideJwtSignIn } from '../sso/jwt.js';
-import { acceptOnce, alreadyAccepted, decideAuthnRequest, heldRequest } from '../sso/saml.js';
+import { acceptOnce, alreadyAccepted, decideAuthnRequest } from '../sso/saml.js';
 import type { SessionChanges, SessionView } from '../sso/types.js';
 import type { SqliteSessionStore } from '../store/session-store.js';
 import { answerHeaders, type Answer } from './answer.js';
@@ -168,7 +168,7 @@ export function fastPath(options: FastPathOptions): http.RequestListener {
     const env = signInEnv(ctx);
     const outcome = decideAuthnRequest({
       sp,
-      request: heldRequest(request),
+      request,
       receivedAt: env.now,
       choice: samlDeliveryChoice(env, params, sp),
       query: params,

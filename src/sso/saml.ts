@@ -25,10 +25,13 @@ export const PENDING_TTL_MS = 10 * 60 * 1000;
 /** An AuthnRequest as kept while its user signs in: plain data, the SP by id. */
 export type HeldAuthnRequest = Omit<AuthnRequest, 'sp'> & { spId: string };
 
+/** What the decision reads of an AuthnRequest (a received one, or one held while its user signed in). */
+export type DecidedRequest = Pick<AuthnRequest, 'id' | 'acsUrl' | 'relayState' | 'forceAuthn' | 'isPassive' | 'nameIdPolicy'>;
+
 export interface SamlSignInInput {
   sp: SamlSp;
   /** The AuthnRequest answered; undefined for IdP-initiated SSO. */
-  request: HeldAuthnRequest | undefined;
+  request: DecidedRequest | undefined;
   /** When the IdP received the request (ForceAuthn wants a sign-in after it). */
   receivedAt: number;
   choice: DeliveryChoice<SamlFault>;

@@ -6,8 +6,9 @@
  * async and has no way to iterate over everything.
  *
  * Values are plain JSON data (objects, arrays, strings, numbers, booleans,
- * null): what goes in comes out equal, never sharing mutable parts with what the
- * caller keeps. Keys are namespaced by their users (`replay:…`, `review:…`);
+ * null): what goes in comes out equal, and what comes out is the reader's own
+ * copy. A value handed to the store is the store's from then on: the caller does
+ * not change it afterwards (a store across a network would not see the change). Keys are namespaced by their users (`replay:…`, `review:…`);
  * `clear(prefix)` drops one namespace (the control API's reset).
  */
 export interface StateStore {

@@ -80,14 +80,15 @@ for (const [name, make] of implementations) {
       );
     });
 
-    it('gives out copies: changing what came in or out does not change what is stored', async () => {
+    it('gives out copies: changing what came out does not change what is stored', async () => {
       const store = make(() => 0);
-      const value = { list: [1] };
-      await store.set('v', value, 1000);
-      value.list.push(2);
+      await store.set('v', { list: [1] }, 1000);
       const out = await store.get<{ list: number[] }>('v');
       out!.list.push(3);
       assert.deepEqual(await store.get('v'), { list: [1] });
+      await store.push('l', { n: [1] }, 10);
+      (await store.range<{ n: number[] }>('l', 0, 1))[0]!.n.push(2);
+      assert.deepEqual(await store.range('l', 0, 1), [{ n: [1] }]);
     });
   });
 }
