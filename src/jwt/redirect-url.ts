@@ -50,9 +50,13 @@ export function urlKey(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
+/** The keys of an allow-list, parsed once per list (an SP's list is kept until the SPs change). */
+const allowListKeys = new WeakMap<readonly string[], ReadonlySet<string>>();
+
 export function matchesAllowList(url: URL, allowList: readonly string[]): boolean {
-  const key = urlKey(url);
-  return allowList.some((entry) => urlKey(new URL(entry)) === key);
+  let keys = allowListKeys.get(allowList);
+  if (!keys) allowListKeys.set(allowList, (keys = new Set(allowList.map((entry) => urlKey(new URL(entry))))));
+  return keys.has(urlKey(url));
 }
 
 /**
@@ -71,5 +75,5 @@ export function appendToUrl(url: URL, params: Record<string, string>): string {
 }
 
 export function hasParam(url: URL, ...names: string[]): boolean {
-  return names.some((n) => url.searchParams.has(n));
+  return url.search !== '' && names.some((n) => url.searchParams.has(n));
 }
