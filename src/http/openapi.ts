@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { serviceProviderSchema, userSchema } from '../config/schema.js';
+import { JWT_FAULT_NAMES, SAML_FAULT_NAMES } from '../faults/catalog.js';
 
 let cached: { baseUrl: string; doc: unknown } | undefined;
 
@@ -19,6 +20,15 @@ const errors = {
 };
 const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
 const body = (ref: string) => ({ required: true, ...json(ref) });
+
+/** `faults` and its other spelling `fault`: one name, a comma-separated list, or an array (at most 8). */
+function faultProperties(names: readonly string[]): Record<string, unknown> {
+  const value = {
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, maxItems: 8 }],
+    description: `Faults to inject, e.g. "expired", "wrong-audience,missing-jti" or ["wrong-audience", "clock-skew=120"]. Names: ${names.join(', ')}. Unknown names are a 400 that lists them.`,
+  };
+  return { faults: value, fault: { ...value, description: 'The same as faults (the name the sign-in URLs use); give one of the two, both is a 400.' } };
+}
 
 export function openApiDocument(baseUrl: string): unknown {
   if (cached?.baseUrl === baseUrl) return cached.doc;
@@ -77,12 +87,19 @@ export function openApiDocument(baseUrl: string): unknown {
         TokenRequest: {
           type: 'object',
           required: ['sp', 'user'],
-          properties: { sp: { type: 'string' }, user: { type: 'string', description: 'email' }, claims: { type: 'object', description: 'claims to set; null removes one' } },
+          properties: {
+            sp: { type: 'string' },
+            user: { type: 'string', description: 'email' },
+            claims: { type: 'object', description: 'claims to set; null removes one' },
+            ...faultProperties(JWT_FAULT_NAMES.map((n) => (n === 'clock-skew' ? 'clock-skew=<seconds>' : n))),
+          },
+          additionalProperties: false,
         },
         SamlResponseRequest: {
           type: 'object',
           required: ['sp', 'user'],
-          properties: { sp: { type: 'string' }, user: { type: 'string' }, acsUrl: { type: 'string' }, inResponseTo: { type: 'string' } },
+          properties: { sp: { type: 'string' }, user: { type: 'string' }, acsUrl: { type: 'string' }, inResponseTo: { type: 'string' }, ...faultProperties(SAML_FAULT_NAMES) },
+          additionalProperties: false,
         },
         SessionRequest: { type: 'object', required: ['email'], properties: { email: { type: 'string' } } },
       },
