@@ -92,7 +92,7 @@ export function apiRouter(ctx: AppContext): Router {
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m || !tokenMatches(m[1]!, expected)) {
       next(
-        new IdpError('not_signed_in', m ? 'The bearer token is not the adminToken.' : 'Send Authorization: Bearer <adminToken>.', {
+        new IdpError('unauthorized', m ? 'The bearer token is not the adminToken.' : 'Send Authorization: Bearer <adminToken>.', {
           headers: { 'WWW-Authenticate': 'Bearer realm="mock-idp"' },
         }),
       );

@@ -16,7 +16,7 @@ function schema(s: z.ZodType): unknown {
 const error = { $ref: '#/components/schemas/Error' };
 const errors = {
   '400': { description: 'Invalid body: the message names each bad field', content: { 'application/json': { schema: error } } },
-  '401': { description: 'Missing or wrong bearer token', content: { 'application/json': { schema: error } } },
+  '401': { description: 'Missing or wrong bearer token: error `unauthorized`, with WWW-Authenticate: Bearer', content: { 'application/json': { schema: error } } },
 };
 const failure = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
 const noSuch = (what: string) => failure(`No such ${what}`);
@@ -40,7 +40,7 @@ export function openApiDocument(baseUrl: string): unknown {
     info: {
       title: 'mock-idp control API',
       version: '1',
-      description: 'On when adminToken (or MOCK_IDP_ADMIN_TOKEN) is set. Every call needs `Authorization: Bearer <adminToken>`. Errors are `{ error, message, requestId }`.',
+      description: 'On when adminToken (or MOCK_IDP_ADMIN_TOKEN) is set. Every call needs `Authorization: Bearer <adminToken>`. Errors are `{ error, message, requestId }`; a missing or wrong token is a 401 with error `unauthorized`.',
     },
     servers: [{ url: baseUrl }],
     security: [{ bearer: [] }],

@@ -170,6 +170,8 @@ describe('the OpenAPI document of the control API', () => {
       assert.ok(documented?.content, `${c.route} documents its ${c.status}`);
       assert.deepEqual(problemsOf(doc, documented.content['application/json']!.schema, c.res.body), [], `${c.route} ${c.status}`);
     }
+    assert.equal(cases[1]!.res.body.error, 'unauthorized');
+    assert.match(JSON.stringify(doc.paths['/api/users']!.get!.responses['401']), /unauthorized/, 'the document names the code a wrong token gets');
   });
 
   it('says the events come newest first, as they do', async () => {

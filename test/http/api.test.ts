@@ -27,12 +27,18 @@ describe('the control API', () => {
     }
   });
 
-  it('answers 401 without the bearer token or with a wrong one', async () => {
+  it('answers 401 unauthorized without the bearer token or with a wrong one', async () => {
     const none = await request(idp.url).get('/api/users').expect(401);
     assert.equal(none.headers['www-authenticate'], 'Bearer realm="mock-idp"');
     assert.deepEqual(Object.keys(none.body).sort(), ['error', 'message', 'requestId']);
-    await request(idp.url).get('/api/users').set('Authorization', `Bearer ${TOKEN}x`).expect(401);
-    await request(idp.url).get('/api/users').set('Authorization', `Basic ${TOKEN}`).expect(401);
+    assert.equal(none.body.error, 'unauthorized');
+    assert.equal(none.body.message, 'Send Authorization: Bearer <adminToken>.');
+    const wrong = await request(idp.url).get('/api/users').set('Authorization', `Bearer ${TOKEN}x`).expect(401);
+    assert.equal(wrong.body.error, 'unauthorized', 'not not_signed_in: that one is for a browser without an IdP session');
+    assert.equal(wrong.body.message, 'The bearer token is not the adminToken.');
+    assert.equal(wrong.headers['www-authenticate'], 'Bearer realm="mock-idp"');
+    const basic = await request(idp.url).get('/api/users').set('Authorization', `Basic ${TOKEN}`).expect(401);
+    assert.equal(basic.body.error, 'unauthorized');
     await request(idp.url).post('/api/reset').expect(401);
     assert.ok(idp.running.idp.context.users.find('alice@example.com'), 'nothing was reset');
   });
