@@ -15,6 +15,7 @@ export type IdpErrorCode =
   | 'csrf_failed'
   | 'cross_site_request'
   | 'not_signed_in'
+  | 'unauthorized'
   | 'forbidden_origin'
   | 'not_found'
   | 'conflict'
@@ -50,6 +51,7 @@ const DEFAULT_STATUS: Record<IdpErrorCode, number> = {
   csrf_failed: 403,
   cross_site_request: 403,
   not_signed_in: 401,
+  unauthorized: 401,
   forbidden_origin: 403,
   not_found: 404,
   conflict: 409,

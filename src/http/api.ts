@@ -28,18 +28,20 @@ function tokenMatches(given: string, expected: string): boolean {
 
 export const userPatchSchema = userSchema.omit({ email: true }).partial().strict();
 const faultsField = z.union([z.string(), z.array(z.string()).max(8)]).optional().describe('Faults to inject, e.g. "expired" or ["wrong-audience", "clock-skew=120"].');
+/** `faults` and its other spelling `fault` (the sign-in URL's parameter name): the same value, one of the two. */
+const faultFields = { faults: faultsField, fault: faultsField };
 export const tokenRequestSchema = z.strictObject({
   sp: z.string().min(1).describe('Service provider id.'),
   user: z.string().min(1).describe('Email of the user.'),
   claims: z.record(z.string(), z.unknown()).default({}).describe('Claims to set; null removes one.'),
-  faults: faultsField,
+  ...faultFields,
 });
 export const samlResponseRequestSchema = z.strictObject({
   sp: z.string().min(1),
   user: z.string().min(1),
   acsUrl: z.string().optional(),
   inResponseTo: z.string().min(1).max(256).optional(),
-  faults: faultsField,
+  ...faultFields,
 });
 const eventsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
@@ -48,6 +50,16 @@ const eventsQuerySchema = z.strictObject({
   after: z.string().min(1).optional(),
 });
 export const sessionRequestSchema = z.strictObject({ email: z.string().min(1) });
+
+type FaultsValue = z.infer<typeof faultsField>;
+
+/** The faults a body asks for, under either spelling; both at once is a 400 rather than a guess. */
+function requestedFaults(body: { fault?: FaultsValue; faults?: FaultsValue }): FaultsValue {
+  if (body.fault !== undefined && body.faults !== undefined) {
+    throw new IdpError('bad_request', 'Give the faults as either "fault" or "faults", not both: they mean the same.', { detail: 'fault, faults' });
+  }
+  return body.fault ?? body.faults;
+}
 
 function publicUser(u: User): Record<string, unknown> {
   return { email: u.email, name: u.name ?? null, attributes: u.attributes, disabled: u.disabled };
@@ -80,7 +92,7 @@ export function apiRouter(ctx: AppContext): Router {
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m || !tokenMatches(m[1]!, expected)) {
       next(
-        new IdpError('not_signed_in', m ? 'The bearer token is not the adminToken.' : 'Send Authorization: Bearer <adminToken>.', {
+        new IdpError('unauthorized', m ? 'The bearer token is not the adminToken.' : 'Send Authorization: Bearer <adminToken>.', {
           headers: { 'WWW-Authenticate': 'Bearer realm="mock-idp"' },
         }),
       );
@@ -160,12 +172,12 @@ export function apiRouter(ctx: AppContext): Router {
   // ---- tokens, responses, sessions ----
   router.post('/api/tokens', async (req, res) => {
     const body = parseBody(tokenRequestSchema, req.body, 'token request');
-    const minted = await mintJwtFor(ctx, body.sp, body.user, body.claims, parseFaults('jwt', body.faults));
+    const minted = await mintJwtFor(ctx, body.sp, body.user, body.claims, parseFaults('jwt', requestedFaults(body)));
     res.status(201).json(minted);
   });
   router.post('/api/saml/responses', async (req, res) => {
     const body = parseBody(samlResponseRequestSchema, req.body, 'SAML response request');
-    const faults = parseFaults('saml', body.faults);
+    const faults = parseFaults('saml', requestedFaults(body));
     const built = await samlResponseFor(ctx, body.sp, body.user, { acsUrl: body.acsUrl, inResponseTo: body.inResponseTo, faults });
     const { issued: _issued, ...answer } = built;
     res.status(201).json({ ...answer, faults: faults.map(faultLabel) });

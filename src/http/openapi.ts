@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { serviceProviderSchema, userSchema } from '../config/schema.js';
+import { JWT_FAULT_NAMES, SAML_FAULT_NAMES } from '../faults/catalog.js';
 
 let cached: { baseUrl: string; doc: unknown } | undefined;
 
@@ -15,10 +16,22 @@ function schema(s: z.ZodType): unknown {
 const error = { $ref: '#/components/schemas/Error' };
 const errors = {
   '400': { description: 'Invalid body: the message names each bad field', content: { 'application/json': { schema: error } } },
-  '401': { description: 'Missing or wrong bearer token', content: { 'application/json': { schema: error } } },
+  '401': { description: 'Missing or wrong bearer token: error `unauthorized`, with WWW-Authenticate: Bearer', content: { 'application/json': { schema: error } } },
 };
+const failure = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
+const noSuch = (what: string) => failure(`No such ${what}`);
+const answer = (description: string, ref: string) => ({ description, ...json(ref) });
 const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
 const body = (ref: string) => ({ required: true, ...json(ref) });
+
+/** `faults` and its other spelling `fault`: one name, a comma-separated list, or an array (at most 8). */
+function faultProperties(names: readonly string[]): Record<string, unknown> {
+  const value = {
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, maxItems: 8 }],
+    description: `Faults to inject, e.g. "expired", "wrong-audience,missing-jti" or ["wrong-audience", "clock-skew=120"]. Names: ${names.join(', ')}. Unknown names are a 400 that lists them.`,
+  };
+  return { faults: value, fault: { ...value, description: 'The same as faults (the name the sign-in URLs use); give one of the two, both is a 400.' } };
+}
 
 export function openApiDocument(baseUrl: string): unknown {
   if (cached?.baseUrl === baseUrl) return cached.doc;
@@ -27,45 +40,76 @@ export function openApiDocument(baseUrl: string): unknown {
     info: {
       title: 'mock-idp control API',
       version: '1',
-      description: 'On when adminToken (or MOCK_IDP_ADMIN_TOKEN) is set. Every call needs `Authorization: Bearer <adminToken>`. Errors are `{ error, message, requestId }`.',
+      description: 'On when adminToken (or MOCK_IDP_ADMIN_TOKEN) is set. Every call needs `Authorization: Bearer <adminToken>`. Errors are `{ error, message, requestId }`; a missing or wrong token is a 401 with error `unauthorized`.',
     },
     servers: [{ url: baseUrl }],
     security: [{ bearer: [] }],
     paths: {
       '/api/users': {
-        get: { summary: 'List users', responses: { '200': { description: '{ users: [...] }' }, ...errors } },
-        post: { summary: 'Create a user', requestBody: body('User'), responses: { '201': { description: 'The user (no password)' }, '409': { description: 'The email exists' }, ...errors } },
+        get: { summary: 'List users', responses: { '200': answer('{ users: [...] }', 'UserList'), ...errors } },
+        post: { summary: 'Create a user', requestBody: body('User'), responses: { '201': answer('The user (no password)', 'PublicUser'), '409': failure('The email exists'), ...errors } },
       },
       '/api/users/{email}': {
         parameters: [{ name: 'email', in: 'path', required: true, schema: { type: 'string' } }],
-        get: { summary: 'Get a user', responses: { '200': { description: 'The user' }, '404': { description: 'No such user' }, ...errors } },
-        patch: { summary: 'Change a user (password, name, attributes, disabled)', requestBody: body('UserPatch'), responses: { '200': { description: 'The user' }, ...errors } },
-        delete: { summary: 'Delete a user', responses: { '204': { description: 'Deleted' }, ...errors } },
+        get: { summary: 'Get a user', responses: { '200': answer('The user', 'PublicUser'), '404': noSuch('user'), ...errors } },
+        patch: { summary: 'Change a user (password, name, attributes, disabled)', requestBody: body('UserPatch'), responses: { '200': answer('The user', 'PublicUser'), '404': noSuch('user'), ...errors } },
+        delete: { summary: 'Delete a user', responses: { '204': { description: 'Deleted' }, '404': noSuch('user'), ...errors } },
       },
       '/api/service-providers': {
-        get: { summary: 'List service providers (secrets masked)', responses: { '200': { description: '{ serviceProviders: [...] }' }, ...errors } },
-        post: { summary: 'Register a service provider', requestBody: body('ServiceProvider'), responses: { '201': { description: 'The SP; `generatedSecret` once when an HS256 secret was generated' }, '409': { description: 'The id exists' }, ...errors } },
+        get: { summary: 'List service providers (secrets masked)', responses: { '200': answer('{ serviceProviders: [...] }', 'ServiceProviderList'), ...errors } },
+        post: {
+          summary: 'Register a service provider',
+          requestBody: body('ServiceProvider'),
+          responses: { '201': answer('The SP; `generatedSecret` once when an HS256 secret was generated', 'ServiceProviderAnswer'), '409': failure('The id exists'), ...errors },
+        },
       },
       '/api/service-providers/{id}': {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-        get: { summary: 'Get a service provider', responses: { '200': { description: 'The SP' }, ...errors } },
-        put: { summary: 'Replace a service provider', requestBody: body('ServiceProvider'), responses: { '200': { description: 'The SP' }, ...errors } },
-        delete: { summary: 'Remove a service provider', responses: { '204': { description: 'Removed' }, ...errors } },
+        get: { summary: 'Get a service provider', responses: { '200': answer('The SP (secrets masked)', 'ServiceProviderAnswer'), '404': noSuch('service provider'), ...errors } },
+        put: {
+          summary: 'Replace a service provider',
+          requestBody: body('ServiceProvider'),
+          responses: { '200': answer('The SP; `generatedSecret` once when an HS256 secret was generated', 'ServiceProviderAnswer'), '404': noSuch('service provider'), ...errors },
+        },
+        delete: { summary: 'Remove a service provider', responses: { '204': { description: 'Removed' }, '404': noSuch('service provider'), ...errors } },
       },
       '/api/tokens': {
-        post: { summary: 'Mint a JWT for an SP and a user', requestBody: body('TokenRequest'), responses: { '201': { description: '{ token, header, claims }' }, ...errors } },
+        post: { summary: 'Mint a JWT for an SP and a user', requestBody: body('TokenRequest'), responses: { '201': answer('{ token, header, claims, faults }', 'Token'), '404': noSuch('service provider'), ...errors } },
       },
       '/api/saml/responses': {
-        post: { summary: 'Build a signed SAMLResponse for an SP and a user', requestBody: body('SamlResponseRequest'), responses: { '201': { description: '{ samlResponse (base64), xml, acsUrl, responseId, assertionId }' }, ...errors } },
+        post: {
+          summary: 'Build a signed SAMLResponse for an SP and a user',
+          requestBody: body('SamlResponseRequest'),
+          responses: { '201': answer('{ samlResponse (base64), xml, acsUrl, responseId, assertionId, faults }', 'SamlResponse'), '404': noSuch('service provider'), ...errors },
+        },
       },
       '/api/sessions': {
-        post: { summary: 'Sign a user in headlessly; returns the session cookie to give a browser', requestBody: body('SessionRequest'), responses: { '201': { description: '{ name, value, expires, cookieHeader, setCookie }' }, ...errors } },
+        post: {
+          summary: 'Sign a user in headlessly; returns the session cookie to give a browser',
+          requestBody: body('SessionRequest'),
+          responses: { '201': answer('{ name, value, expires, cookieHeader, setCookie }', 'Session'), ...errors },
+        },
       },
       '/api/conformance': {
-        post: { summary: 'Run the SP conformance runner: { sp, user?, protocol? } → the report (cases, verdicts, summary)', responses: { '200': { description: 'The report; ok is true only if every case went as expected' }, ...errors } },
+        post: {
+          summary: 'Run the SP conformance runner: { sp, user?, protocol? } → the report (cases, verdicts, summary)',
+          requestBody: body('ConformanceRequest'),
+          responses: { '200': answer('The report; ok is true only if every case went as expected', 'ConformanceReport'), '404': noSuch('service provider'), ...errors },
+        },
       },
       '/api/reset': { post: { summary: "Back to the config file's users and service providers", responses: { '204': { description: 'Reset' }, ...errors } } },
-      '/api/events': { get: { summary: 'The flow history, newest last', responses: { '200': { description: '{ events: [...] }' }, ...errors } } },
+      '/api/events': {
+        get: {
+          summary: 'The flow history, newest first',
+          parameters: [
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } },
+            { name: 'sp', in: 'query', schema: { type: 'string' }, description: 'Only this service provider id' },
+            { name: 'protocol', in: 'query', schema: { type: 'string', enum: ['jwt', 'saml'] } },
+            { name: 'after', in: 'query', schema: { type: 'string' }, description: 'Only the flows newer than the one with this id' },
+          ],
+          responses: { '200': answer('{ events: [...] }, newest first', 'Events'), ...errors },
+        },
+      },
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -77,14 +121,100 @@ export function openApiDocument(baseUrl: string): unknown {
         TokenRequest: {
           type: 'object',
           required: ['sp', 'user'],
-          properties: { sp: { type: 'string' }, user: { type: 'string', description: 'email' }, claims: { type: 'object', description: 'claims to set; null removes one' } },
+          properties: {
+            sp: { type: 'string' },
+            user: { type: 'string', description: 'email' },
+            claims: { type: 'object', description: 'claims to set; null removes one' },
+            ...faultProperties(JWT_FAULT_NAMES.map((n) => (n === 'clock-skew' ? 'clock-skew=<seconds>' : n))),
+          },
+          additionalProperties: false,
         },
         SamlResponseRequest: {
           type: 'object',
           required: ['sp', 'user'],
-          properties: { sp: { type: 'string' }, user: { type: 'string' }, acsUrl: { type: 'string' }, inResponseTo: { type: 'string' } },
+          properties: { sp: { type: 'string' }, user: { type: 'string' }, acsUrl: { type: 'string' }, inResponseTo: { type: 'string' }, ...faultProperties(SAML_FAULT_NAMES) },
+          additionalProperties: false,
         },
         SessionRequest: { type: 'object', required: ['email'], properties: { email: { type: 'string' } } },
+        ConformanceRequest: {
+          type: 'object',
+          required: ['sp'],
+          properties: { sp: { type: 'string' }, user: { type: 'string', description: 'email; default the first active user' }, protocol: { type: 'string', enum: ['jwt', 'saml'] } },
+          additionalProperties: false,
+        },
+        PublicUser: {
+          type: 'object',
+          required: ['email', 'name', 'attributes', 'disabled'],
+          properties: { email: { type: 'string' }, name: { type: ['string', 'null'] }, attributes: { type: 'object' }, disabled: { type: 'boolean' } },
+        },
+        UserList: { type: 'object', required: ['users'], properties: { users: { type: 'array', items: { $ref: '#/components/schemas/PublicUser' } } } },
+        ServiceProviderAnswer: {
+          type: 'object',
+          required: ['id'],
+          description: 'The service provider as written, secrets shown as ********',
+          properties: { id: { type: 'string' }, generatedSecret: { type: 'string', description: 'Only in the answer that generated it' } },
+        },
+        ServiceProviderList: { type: 'object', required: ['serviceProviders'], properties: { serviceProviders: { type: 'array', items: { $ref: '#/components/schemas/ServiceProviderAnswer' } } } },
+        Token: {
+          type: 'object',
+          required: ['token', 'header', 'claims', 'faults'],
+          properties: { token: { type: 'string' }, header: { type: 'object' }, claims: { type: 'object' }, faults: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } },
+        },
+        SamlResponse: {
+          type: 'object',
+          required: ['samlResponse', 'xml', 'acsUrl', 'responseId', 'assertionId', 'faults'],
+          properties: {
+            samlResponse: { type: 'string', description: 'base64 of xml, as the SAMLResponse form field carries it' },
+            xml: { type: 'string' },
+            acsUrl: { type: 'string' },
+            responseId: { type: 'string' },
+            assertionId: { type: 'string' },
+            faults: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        Session: {
+          type: 'object',
+          required: ['name', 'value', 'expires', 'cookieHeader', 'setCookie'],
+          properties: { name: { type: 'string' }, value: { type: 'string' }, expires: { type: 'string' }, cookieHeader: { type: 'string' }, setCookie: { type: 'string' } },
+        },
+        ConformanceReport: {
+          type: 'object',
+          required: ['sp', 'spName', 'startedAt', 'durationMs', 'ok', 'cases', 'summary'],
+          properties: {
+            sp: { type: 'string' },
+            spName: { type: 'string' },
+            startedAt: { type: 'string' },
+            durationMs: { type: 'number' },
+            ok: { type: 'boolean' },
+            stopped: { type: 'string' },
+            cases: { type: 'array', items: { type: 'object', required: ['id', 'verdict'], properties: { id: { type: 'string' }, verdict: { type: 'string' } } } },
+            summary: {
+              type: 'object',
+              required: ['total', 'passed', 'failed', 'errors', 'notRun'],
+              properties: { total: { type: 'integer' }, passed: { type: 'integer' }, failed: { type: 'integer' }, errors: { type: 'integer' }, notRun: { type: 'integer' } },
+            },
+          },
+        },
+        Flow: {
+          type: 'object',
+          required: ['id', 'time', 'protocol', 'binding', 'initiator', 'sp', 'faults', 'reviewed', 'edited', 'outcome'],
+          properties: {
+            id: { type: 'string' },
+            time: { type: 'string', description: 'ISO time, from the IdP clock' },
+            protocol: { type: 'string', enum: ['jwt', 'saml'] },
+            binding: { type: 'string', enum: ['redirect', 'post', 'json'] },
+            initiator: { type: 'string', enum: ['sp', 'idp', 'widget', 'api'] },
+            sp: { type: 'object', required: ['id', 'name'], properties: { id: { type: 'string' }, name: { type: 'string' } } },
+            user: { type: 'string' },
+            destination: { type: 'string' },
+            faults: { type: 'array', items: { type: 'string' } },
+            reviewed: { type: 'boolean' },
+            edited: { type: 'boolean' },
+            outcome: { type: 'string', enum: ['delivered', 'awaiting-review', 'status', 'refused'] },
+            detail: { type: 'string' },
+          },
+        },
+        Events: { type: 'object', required: ['events'], properties: { events: { type: 'array', description: 'Newest first', items: { $ref: '#/components/schemas/Flow' } } } },
       },
     },
   };

@@ -27,12 +27,18 @@ describe('the control API', () => {
     }
   });
 
-  it('answers 401 without the bearer token or with a wrong one', async () => {
+  it('answers 401 unauthorized without the bearer token or with a wrong one', async () => {
     const none = await request(idp.url).get('/api/users').expect(401);
     assert.equal(none.headers['www-authenticate'], 'Bearer realm="mock-idp"');
     assert.deepEqual(Object.keys(none.body).sort(), ['error', 'message', 'requestId']);
-    await request(idp.url).get('/api/users').set('Authorization', `Bearer ${TOKEN}x`).expect(401);
-    await request(idp.url).get('/api/users').set('Authorization', `Basic ${TOKEN}`).expect(401);
+    assert.equal(none.body.error, 'unauthorized');
+    assert.equal(none.body.message, 'Send Authorization: Bearer <adminToken>.');
+    const wrong = await request(idp.url).get('/api/users').set('Authorization', `Bearer ${TOKEN}x`).expect(401);
+    assert.equal(wrong.body.error, 'unauthorized', 'not not_signed_in: that one is for a browser without an IdP session');
+    assert.equal(wrong.body.message, 'The bearer token is not the adminToken.');
+    assert.equal(wrong.headers['www-authenticate'], 'Bearer realm="mock-idp"');
+    const basic = await request(idp.url).get('/api/users').set('Authorization', `Basic ${TOKEN}`).expect(401);
+    assert.equal(basic.body.error, 'unauthorized');
     await request(idp.url).post('/api/reset').expect(401);
     assert.ok(idp.running.idp.context.users.find('alice@example.com'), 'nothing was reset');
   });
@@ -128,6 +134,42 @@ describe('the control API', () => {
     assert.deepEqual(latest.faults, ['wrong-audience']);
     assert.ok(!JSON.stringify(events.body).includes(HS_SECRET), 'no secret in the history');
     await api('get', '/api/events?limit=zero').expect(400);
+  });
+
+  it('takes the faults as "fault" too, the spelling the README and the sign-in URLs use, a string or a list', async () => {
+    const expired = await api('post', '/api/tokens').send({ sp: 'comm100', user: 'alice@example.com', fault: 'expired' }).expect(201);
+    await assert.rejects(jwtVerify(expired.body.token as string, new TextEncoder().encode(HS_SECRET), { audience: 'Comm100' }), /"exp" claim timestamp check failed/);
+    const two = await api('post', '/api/tokens').send({ sp: 'comm100', user: 'alice@example.com', fault: ['wrong-audience', 'missing-jti'] }).expect(201);
+    assert.equal(two.body.claims.aud, 'urn:mock-idp:fault:wrong-audience');
+    assert.equal(two.body.claims.jti, undefined);
+
+    const both = await api('post', '/api/tokens').send({ sp: 'comm100', user: 'alice@example.com', fault: 'expired', faults: ['expired'] }).expect(400);
+    assert.equal(both.body.error, 'bad_request');
+    assert.match(both.body.message, /Give the faults as either "fault" or "faults", not both/);
+    const unknown = await api('post', '/api/tokens').send({ sp: 'comm100', user: 'alice@example.com', fault: 'expird' }).expect(400);
+    assert.match(unknown.body.message, /Unknown JWT fault "expird"\. Did you mean "expired"\?/);
+
+    await api('post', '/api/service-providers').send({ id: 'saml-fault', saml: { entityId: 'saml-fault', acsUrls: ['https://saml-fault.example.test/acs'] } }).expect(201);
+    try {
+      const saml = await api('post', '/api/saml/responses').send({ sp: 'saml-fault', user: 'alice@example.com', fault: 'unsigned' }).expect(201);
+      assert.deepEqual(saml.body.faults, ['unsigned']);
+      assert.doesNotMatch(saml.body.xml as string, /<ds:Signature/);
+      const samlBoth = await api('post', '/api/saml/responses').send({ sp: 'saml-fault', user: 'alice@example.com', fault: 'unsigned', faults: 'expired' }).expect(400);
+      assert.match(samlBoth.body.message, /not both/);
+    } finally {
+      await api('delete', '/api/service-providers/saml-fault').expect(204);
+    }
+  });
+
+  it('documents both spellings of the faults in the OpenAPI request schemas', async () => {
+    const { body } = await request(idp.url).get('/api/openapi.json').expect(200);
+    for (const name of ['TokenRequest', 'SamlResponseRequest']) {
+      const props = body.components.schemas[name].properties as Record<string, { description: string }>;
+      assert.ok(props.faults && props.fault, name);
+      assert.match(props.faults.description, /expired/);
+    }
+    assert.match(body.components.schemas.TokenRequest.properties.faults.description, /clock-skew=<seconds>/);
+    assert.match(body.components.schemas.SamlResponseRequest.properties.faults.description, /signature-wrapping/);
   });
 
   it('resets to the config file and keeps changes across a restart until then', async () => {
