@@ -50,6 +50,11 @@ export function urlKey(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
+/** What a refusal page shows under "not registered": the allowed URLs, to copy one from. */
+export function registeredUrlsDetail(name: string, urls: readonly string[]): string {
+  return `The redirectUrls registered for ${name}: ${urls.join(', ')}.`;
+}
+
 export function matchesAllowList(url: URL, allowList: readonly string[]): boolean {
   const key = urlKey(url);
   return allowList.some((entry) => urlKey(new URL(entry)) === key);
