@@ -94,6 +94,12 @@ export function samlTrustOf(deps: { keystore: Keystore; serviceProviders: readon
 
 const pemBody = (pem: string): string => pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
 
+/** What was pasted, briefly, for an error message: its start in quotes and its length. */
+function given(text: string): string {
+  const start = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return `"${start.replace(/\s+/g, ' ')}" (${text.length} character${text.length === 1 ? '' : 's'})`;
+}
+
 /** XML from what people paste: XML, base64 of XML, or the HTTP-Redirect's base64 of raw DEFLATE. */
 export function decodeSamlText(text: string): { xml: string; encoding: SamlInspection['encoding'] } {
   const trimmed = text.trim().replace(/^\uFEFF/, '');
@@ -107,7 +113,7 @@ export function decodeSamlText(text: string): { xml: string; encoding: SamlInspe
     }
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 !== 0) {
-    throw new SamlDecodeError('This is neither a JWT (three base64url parts separated by dots) nor a SAML message (XML, its base64, or the HTTP-Redirect binding\'s deflate + base64).');
+    throw new SamlDecodeError(`This is neither a JWT (three base64url parts separated by dots) nor a SAML message (XML, its base64, or the HTTP-Redirect binding's deflate + base64). Given: ${given(trimmed)}.`);
   }
   const bytes = Buffer.from(compact, 'base64');
   const asText = bytes.toString('utf8').trim();
@@ -115,7 +121,9 @@ export function decodeSamlText(text: string): { xml: string; encoding: SamlInspe
   try {
     return { xml: zlib.inflateRawSync(bytes, { maxOutputLength: 1024 * 1024 }).toString('utf8'), encoding: 'deflate+base64' };
   } catch {
-    throw new SamlDecodeError('The base64 decodes to neither XML nor raw DEFLATE data.');
+    throw new SamlDecodeError(
+      `This is not a JWT, SAML XML or the base64 of a SAML message: read as base64 it gives ${bytes.length} bytes that are neither XML nor raw DEFLATE data. Given: ${given(trimmed)}.`,
+    );
   }
 }
 
