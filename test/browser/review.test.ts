@@ -78,7 +78,9 @@ describe('the review page in a browser', { timeout: 4 * TIMEOUTS.test }, () => {
       assert.match(await text(latest.getByTestId('flow-outcome')), /^delivered$/);
       assert.match(await latest.innerText(), /reviewed/);
       assert.match(await latest.innerText(), /edited/);
-      assert.equal(await latest.getByTestId('flow-sequence').count(), 1);
+      await latest.getByTestId('flow-link').click();
+      await page.waitForURL((u) => u.pathname.startsWith('/flows/'), { timeout: TIMEOUTS.navigation });
+      assert.equal(await page.getByTestId('flow-sequence').count(), 1);
       assertNoPageProblems(s);
     });
   });
