@@ -12,6 +12,7 @@ import type { Held } from './review-store.js';
 import { isJwtSp } from '../sps.js';
 import type { ResolvedServiceProvider } from '../config/load.js';
 import { csrfToken, noStore } from './security.js';
+import { shownTime } from '../time-format.js';
 
 /** A shell word in single quotes. */
 function sh(value: string): string {
@@ -69,7 +70,8 @@ export function renderReview(ctx: AppContext, req: Request, res: Response, key: 
     skewSeconds: item.faults.find((f): f is Extract<JwtFault, { name: 'clock-skew' }> => f.name === 'clock-skew')?.seconds ?? 120,
     edited: item.edited,
     error: options.error,
-    expiresAt: new Date(item.expires).toISOString(),
+    expiresAt: shownTime(item.expires),
+    shownTime,
     curl: curlCommand(item.send),
   };
   noStore(res);

@@ -11,6 +11,7 @@ import { C14N, INSECURE_SIGNATURE_ALGORITHMS, SIGNATURE_ALGORITHMS } from '../sa
 import { NS } from '../saml/constants.js';
 import { attribute, childElements, parseInstant, parseUntrustedXml, serialize, xmlCrypto, type Document, type Element } from '../saml/xml.js';
 import type { Keystore } from '../keys/keystore.js';
+import { shownTime } from '../time-format.js';
 import type { ResolvedServiceProvider } from '../config/load.js';
 import { prettyXml } from './pretty-xml.js';
 
@@ -84,7 +85,7 @@ export class SamlDecodeError extends Error {
 export function samlTrustOf(deps: { keystore: Keystore; serviceProviders: readonly ResolvedServiceProvider[] }): SamlTrust {
   const certificates: SamlCertificate[] = [{ label: 'IdP SAML signing certificate', pem: deps.keystore.saml.certificatePem }];
   for (const retired of deps.keystore.retired.samlCertificates) {
-    certificates.push({ label: `retired IdP SAML certificate (retired ${new Date(retired.retiredAt * 1000).toISOString()})`, pem: retired.certificatePem });
+    certificates.push({ label: `retired IdP SAML certificate (retired ${shownTime(retired.retiredAt * 1000)})`, pem: retired.certificatePem });
   }
   for (const sp of deps.serviceProviders) {
     if (sp.saml?.requestSigningCert) certificates.push({ label: `requestSigningCert of service provider "${sp.id}"`, pem: sp.saml.requestSigningCert });
@@ -262,8 +263,8 @@ export function inspectSaml(input: string, trust: SamlTrust, nowMs: number, opti
     }
     const nb = a.notBefore ? parseInstant(a.notBefore) : undefined;
     const nooa = a.notOnOrAfter ? parseInstant(a.notOnOrAfter) : undefined;
-    if (nooa !== undefined && nooa <= now) problems.push(`The assertion ${a.id ?? ''} expired at ${a.notOnOrAfter}.`);
-    if (nb !== undefined && nb > now) problems.push(`The assertion ${a.id ?? ''} is not valid before ${a.notBefore}.`);
+    if (nooa !== undefined && nooa <= now) problems.push(`The assertion ${a.id ?? ''} expired at ${shownTime(nooa)}.`);
+    if (nb !== undefined && nb > now) problems.push(`The assertion ${a.id ?? ''} is not valid before ${shownTime(nb)}.`);
   }
   if (encryptedAssertions > 0) problems.push(`${encryptedAssertions === 1 ? 'The assertion is' : `${encryptedAssertions} assertions are`} encrypted for the SP; mock-idp cannot read ${encryptedAssertions === 1 ? 'it' : 'them'}.`);
   const ids = [...descendants(root, NS.saml, 'Assertion'), root].map((e) => attribute(e, 'ID')).filter((id): id is string => id !== undefined);

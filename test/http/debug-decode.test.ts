@@ -52,7 +52,7 @@ describe('/debug/decode', () => {
     const text = unescapeHtml(page.text);
     assert.match(text, /<p class="sig ok" data-testid="jwt-signature"><strong>Signature:<\/strong> Valid: signed with the HS256 shared secret of service provider "comm100"\.<\/p>/);
     assert.match(text, /"email": "alice@example\.com"/);
-    assert.match(text, /<dt><code>exp<\/code><\/dt><dd>\d{4}-\d\d-\d\dT[\d:.]+Z \(in 30 minutes\)<\/dd>/);
+    assert.match(text, /<dt><code>exp<\/code><\/dt><dd><time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/time> \(in 30 minutes\)<\/dd>/);
     assert.doesNotMatch(text, /test-shared-secret/, 'the secret itself never appears');
   });
 
