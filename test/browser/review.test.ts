@@ -85,6 +85,21 @@ describe('the review page in a browser', { timeout: 4 * TIMEOUTS.test }, () => {
     });
   });
 
+  test('the clock-skew seconds field shows only while clock-skew is chosen', { timeout: TIMEOUTS.test }, async (t) => {
+    await withSession(browser, t.name, async (s) => {
+      const { page } = s;
+      await toReview(page);
+      const seconds = page.getByLabel('Seconds, for clock-skew (negative: the IdP clock is behind)');
+      assert.equal(await seconds.isVisible(), false, 'hidden with no fault chosen');
+      await page.getByLabel('Fault').selectOption('clock-skew');
+      await seconds.waitFor({ state: 'visible' });
+      await page.screenshot({ path: 'test-results/browser/review-clock-skew.png', fullPage: true });
+      await page.getByLabel('Fault').selectOption('wrong-audience');
+      await seconds.waitFor({ state: 'hidden' });
+      assertNoPageProblems(s);
+    });
+  });
+
   test('a fault chosen on the review page reaches the SP, which refuses the token', { timeout: TIMEOUTS.test }, async (t) => {
     await withSession(browser, t.name, async (s) => {
       const { page } = s;
