@@ -18,3 +18,16 @@ document.querySelectorAll('[data-copy-target]').forEach((button) => {
     }
   });
 });
+
+// The clock-skew seconds field: shown only while clock-skew is the chosen fault (without script it stays visible).
+document.querySelectorAll('select[name="fault"]').forEach((select) => {
+  const form = select.closest('form');
+  const extras = form ? form.querySelectorAll('[data-shown-for-fault]') : [];
+  const update = () => {
+    extras.forEach((el) => {
+      el.hidden = el.getAttribute('data-shown-for-fault') !== select.value;
+    });
+  };
+  select.addEventListener('change', update);
+  update();
+});

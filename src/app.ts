@@ -119,6 +119,8 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.set('view engine', 'ejs');
     app.enable('view cache');
     app.set('query parser', 'simple');
+    // The page header links the control API's OpenAPI document only when the API is on.
+    app.locals.apiDocs = config.adminToken !== undefined;
     if (secure) app.set('trust proxy', 'loopback');
 
     // One log line per request, with a request id that error pages show too (the fast path writes the same line).

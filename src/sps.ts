@@ -30,6 +30,13 @@ export interface RequireSpOptions {
   listKnown?: boolean;
 }
 
+/** The ids a page can offer after an unknown one: the SPs set up for the protocol (all of them without one). */
+function knownSpsDetail(dir: SpDirectory, protocol: SpProtocol | undefined): string {
+  const ids = dir.config.serviceProviders.filter((sp) => protocol === undefined || sp[protocol] !== undefined).map((sp) => sp.id);
+  const what = protocol === undefined ? 'service providers' : `${LABEL[protocol]} service providers`;
+  return ids.length === 0 ? `No ${what} are configured.` : `The configured ${what}: ${ids.join(', ')}.`;
+}
+
 /** The SP with this id, set up for `protocol` when one is given. Throws IdpError('unknown_sp' | 'sp_protocol_disabled'). */
 export function requireSp(dir: SpDirectory, id: string, protocol: 'jwt', options?: RequireSpOptions): JwtSp;
 export function requireSp(dir: SpDirectory, id: string, protocol: 'saml', options?: RequireSpOptions): SamlSp;
@@ -38,7 +45,7 @@ export function requireSp(dir: SpDirectory, id: string, protocol?: SpProtocol, o
   const sp = dir.sp(id);
   if (!sp) {
     const known = options.listKnown ? ` (known: ${dir.config.serviceProviders.map((s) => s.id).join(', ') || 'none'})` : '.';
-    throw new IdpError('unknown_sp', `There is no service provider "${id}"${known}`);
+    throw new IdpError('unknown_sp', `There is no service provider "${id}"${known}`, { detail: knownSpsDetail(dir, protocol) });
   }
   if (protocol !== undefined && sp[protocol] === undefined) {
     throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no ${protocol} section: it is not set up for ${LABEL[protocol]} single sign-on.`);

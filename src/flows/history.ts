@@ -21,6 +21,8 @@ export interface FlowQuery {
   protocol?: FlowProtocol | undefined;
   /** Only flows recorded after the one with this id (for polling). */
   after?: string | undefined;
+  /** Skip this many of the matching flows first (for paging). */
+  offset?: number | undefined;
 }
 
 export type FlowListener = (flow: Flow, change: 'recorded' | 'updated') => void;
@@ -121,12 +123,17 @@ export class FlowHistory {
       if (i !== -1) ids.length = i;
     }
     const out: Flow[] = [];
+    let skip = query.offset ?? 0;
     for (const id of ids) {
       if (query.limit !== undefined && out.length >= query.limit) break;
       const record = await this.#state.get<FlowRecord>(RECORD + id);
       if (!record) continue;
       if (query.spId !== undefined && record.sp.id !== query.spId) continue;
       if (query.protocol !== undefined && record.protocol !== query.protocol) continue;
+      if (skip > 0) {
+        skip -= 1;
+        continue;
+      }
       out.push(flowOf(record));
     }
     return out;

@@ -46,6 +46,9 @@ export function sequenceOf(flow: Flow): SequenceStep[] {
     steps.push({ from: 'browser', to: 'idp', label: `GET /sso/token/${flow.sp.id}`, kind: 'request' });
   } else if (flow.initiator === 'idp') {
     steps.push({ from: 'browser', to: 'idp', label: `GET /saml/idp-init/${flow.sp.id}`, kind: 'request' });
+  } else if (flow.outcome === 'refused') {
+    // Refused before anything was sent: all the IdP knows is that the browser asked it (a link, a redirect, a typed URL).
+    steps.push({ from: 'browser', to: 'idp', label: flow.protocol === 'saml' ? 'GET /saml/sso (AuthnRequest)' : `GET /sso/jwt/${flow.sp.id}`, kind: 'request' });
   } else {
     steps.push({ from: 'browser', to: 'sp', label: 'opens the SP, signs in', kind: 'request' });
     steps.push({

@@ -10,6 +10,7 @@ import { JwtDecodeError, inspectJwt, jwtTrustOf, looksLikeJwt, type JwtInspectio
 import { SamlDecodeError, inspectSaml, samlTrustOf, type SamlInspection } from '../inspect/saml.js';
 import type { AppContext } from './context.js';
 import { field, noStore } from './security.js';
+import { shownTime } from '../time-format.js';
 
 /** The most text the form takes (the body parser caps the request at 64 kB anyway). */
 const MAX_INPUT_CHARS = 60_000;
@@ -58,7 +59,7 @@ export function debugRouter(ctx: AppContext): Router {
       else res.json(decoded);
       return;
     }
-    res.status(status).render('debug-decode', { title: 'Decode a JWT or SAML message', input, decoded, error });
+    res.status(status).render('debug-decode', { title: 'Decode a JWT or SAML message', input, decoded, error, shownTime });
   };
 
   router.get('/debug/decode', (req, res) => {

@@ -7,15 +7,23 @@ import { Router } from 'express';
 import type { AppContext } from './context.js';
 import { currentUser, redirectToLogin } from './session-user.js';
 import { csrfToken, noStore } from './security.js';
+import { shownTime } from '../time-format.js';
 
 export function homeRouter(ctx: AppContext): Router {
   const router = Router();
 
-  router.get('/', (req, res) => {
+  router.get('/', async (req, res) => {
     const user = currentUser(ctx, req);
     if (!user) {
       redirectToLogin(req, res);
       return;
+    }
+    // Tokens and Responses delivered to this user since this session signed in, per SP (from the flow history).
+    const since = req.session.user?.authTime ?? 0;
+    const issued: Record<string, number> = {};
+    for (const flow of await ctx.flows.list()) {
+      if (flow.user !== user.email || flow.outcome !== 'delivered' || Date.parse(flow.time) < since) continue;
+      issued[flow.sp.id] = (issued[flow.sp.id] ?? 0) + 1;
     }
     noStore(res);
     res.render('home', {
@@ -24,7 +32,9 @@ export function homeRouter(ctx: AppContext): Router {
       csrf: csrfToken(req),
       embedUrl: ctx.config.console.embedUrl,
       serviceProviders: ctx.config.serviceProviders,
-      signedInTo: req.session.sps ?? [],
+      issued,
+      signedInSince: shownTime(since),
+      historyKept: ctx.flows.capacity,
     });
   });
 

@@ -40,6 +40,13 @@ function renderLogin(
   });
 }
 
+/** A locked account or address: 429 with Retry-After, on the login form (the password form and the picker alike). */
+function tooManyFailures(ctx: AppContext, req: Request, res: Response, retryAfterSeconds: number, opts: { email: string; next: string | undefined; spHint: unknown }): void {
+  const minutes = Math.ceil(retryAfterSeconds / 60);
+  res.set('Retry-After', String(retryAfterSeconds));
+  renderLogin(ctx, req, res, { status: 429, error: `Too many failed sign-ins. Try again in ${minutes === 1 ? 'a minute' : `${minutes} minutes`}.`, ...opts });
+}
+
 export function loginRouter(ctx: AppContext): Router {
   const router = Router();
   const throttle = new LoginThrottle(ctx.durableState, ctx.config.loginThrottle, ctx.clock);
@@ -64,6 +71,12 @@ export function loginRouter(ctx: AppContext): Router {
       if (!ctx.config.showUserPicker) throw new IdpError('bad_request', 'The user picker is off (showUserPicker: false); sign in with email and password.');
       const user = ctx.users.find(picked);
       if (!user || user.disabled) throw new IdpError('bad_request', 'That user cannot sign in.');
+      // An account locked by wrong passwords stays locked for the picker too.
+      const lockedFor = await throttle.accountLockedFor(emailKey(user.email));
+      if (lockedFor !== undefined) {
+        tooManyFailures(ctx, req, res, lockedFor, { email: user.email, next, spHint: field(req.body, 'sp') });
+        return;
+      }
       await startSession(req, user.email, ctx.clock.now());
       res.redirect(303, next ?? '/');
       return;
@@ -90,15 +103,7 @@ export function loginRouter(ctx: AppContext): Router {
     // Counted before the password is checked, so parallel guesses cannot outrun the count.
     const attempt = await throttle.begin(emailKey(email), req.ip ?? req.socket.remoteAddress ?? 'unknown');
     if (!attempt.allowed) {
-      const minutes = Math.ceil(attempt.retryAfterSeconds / 60);
-      res.set('Retry-After', String(attempt.retryAfterSeconds));
-      renderLogin(ctx, req, res, {
-        status: 429,
-        error: `Too many failed sign-ins. Try again in ${minutes === 1 ? 'a minute' : `${minutes} minutes`}.`,
-        email,
-        next,
-        spHint: field(req.body, 'sp'),
-      });
+      tooManyFailures(ctx, req, res, attempt.retryAfterSeconds, { email, next, spHint: field(req.body, 'sp') });
       return;
     }
     const result = await ctx.users.authenticate(email, password);

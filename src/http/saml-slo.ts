@@ -69,6 +69,7 @@ export function samlSlo(ctx: AppContext): SloHandler {
   const finishLogout = async (req: Request, res: Response, chain: LogoutChain): Promise<void> => {
     const answer = chain.answer;
     const partial = chain.results.some((r) => !r.ok);
+    const notTold = untoldSps(req.session.sps ?? [], chain);
     // The session is over: drop it (its sign-in was already removed when the logout started).
     req.session.destroy(() => undefined);
     res.clearCookie(SESSION_COOKIE);
@@ -81,7 +82,23 @@ export function samlSlo(ctx: AppContext): SloHandler {
       return;
     }
     noStore(res);
-    res.render('saml-signed-out', { title: 'Signed out', results: chain.results });
+    res.render('saml-signed-out', { title: 'Signed out', results: chain.results, notTold });
+  };
+
+  /**
+   * The SPs this session signed in to that single logout did not sign out, and why: JWT has no
+   * single logout (an SP told over SAML may still hold a JWT sign-in), a SAML SP without an sloUrl.
+   */
+  const untoldSps = (signedInTo: readonly string[], chain: LogoutChain): { name: string; why: string }[] => {
+    const told = new Set(chain.results.filter((r) => r.ok).map((r) => r.spId));
+    return signedInTo.flatMap((id) => {
+      const sp = ctx.sp(id);
+      if (!sp) return [];
+      if (told.has(id)) return sp.jwt ? [{ name: sp.name, why: 'its SAML session was ended; a JWT sign-in to it keeps its own session (JWT has no single logout)' }] : [];
+      if (chain.results.some((r) => r.spId === id)) return [];
+      if (sp.saml && !sp.jwt) return [{ name: sp.name, why: 'not told: it has no saml.sloUrl, so it keeps its own session' }];
+      return [{ name: sp.name, why: 'not told: JWT has no single logout, so it keeps its own session' }];
+    });
   };
 
   /** Whether a LogoutRequest's NameID names the signed-in user, as this SP knows them. */

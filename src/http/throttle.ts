@@ -99,6 +99,14 @@ export class LoginThrottle {
     return { allowed: true, ticket: { account: keys[0]!, ip: keys[1]!, lockedIp } };
   }
 
+  /** Seconds until the account's lock ends, or undefined when it is not locked; counts nothing (the user picker asks it). */
+  async accountLockedFor(account: string): Promise<number | undefined> {
+    if (!this.#config.enabled) return undefined;
+    const now = this.#clock.now();
+    const until = await this.#lockedUntil([`account:${account}`]);
+    return until > now ? Math.max(1, Math.ceil((until - now) / 1000)) : undefined;
+  }
+
   /** The password was right: the account starts over, the address gets this attempt back. */
   async succeeded(ticket: ThrottleTicket): Promise<void> {
     if (!this.#config.enabled) return;

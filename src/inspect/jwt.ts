@@ -6,6 +6,7 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import type { Keystore } from '../keys/keystore.js';
+import { shownTime } from '../time-format.js';
 import type { ResolvedServiceProvider } from '../config/load.js';
 
 export interface JwtKey {
@@ -173,7 +174,7 @@ export function inspectJwt(token: string, trust: JwtTrust, nowMs: number): JwtIn
     times.push({ claim, value: v, iso: new Date(v * 1000).toISOString(), relative: relativeTime(v, now) });
   }
   if (typeof claims.exp === 'number' && claims.exp <= now) problems.push(`The token expired ${relativeTime(claims.exp, now)}.`);
-  if (typeof claims.nbf === 'number' && claims.nbf > now) problems.push(`The token is not valid before ${new Date(claims.nbf * 1000).toISOString()} (${relativeTime(claims.nbf, now)}).`);
+  if (typeof claims.nbf === 'number' && claims.nbf > now) problems.push(`The token is not valid before ${shownTime(claims.nbf * 1000)} (${relativeTime(claims.nbf, now)}).`);
   if (claims.jti === undefined) problems.push('The token has no jti, so an SP cannot detect its replay.');
   if (claims.exp === undefined) problems.push('The token has no exp: it never expires.');
   return { kind: 'jwt', header, claims, signature: { status, key, detail }, times, problems };

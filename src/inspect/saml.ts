@@ -11,6 +11,7 @@ import { C14N, INSECURE_SIGNATURE_ALGORITHMS, SIGNATURE_ALGORITHMS } from '../sa
 import { NS } from '../saml/constants.js';
 import { attribute, childElements, parseInstant, parseUntrustedXml, serialize, xmlCrypto, type Document, type Element } from '../saml/xml.js';
 import type { Keystore } from '../keys/keystore.js';
+import { shownTime } from '../time-format.js';
 import type { ResolvedServiceProvider } from '../config/load.js';
 import { prettyXml } from './pretty-xml.js';
 
@@ -84,7 +85,7 @@ export class SamlDecodeError extends Error {
 export function samlTrustOf(deps: { keystore: Keystore; serviceProviders: readonly ResolvedServiceProvider[] }): SamlTrust {
   const certificates: SamlCertificate[] = [{ label: 'IdP SAML signing certificate', pem: deps.keystore.saml.certificatePem }];
   for (const retired of deps.keystore.retired.samlCertificates) {
-    certificates.push({ label: `retired IdP SAML certificate (retired ${new Date(retired.retiredAt * 1000).toISOString()})`, pem: retired.certificatePem });
+    certificates.push({ label: `retired IdP SAML certificate (retired ${shownTime(retired.retiredAt * 1000)})`, pem: retired.certificatePem });
   }
   for (const sp of deps.serviceProviders) {
     if (sp.saml?.requestSigningCert) certificates.push({ label: `requestSigningCert of service provider "${sp.id}"`, pem: sp.saml.requestSigningCert });
@@ -93,6 +94,12 @@ export function samlTrustOf(deps: { keystore: Keystore; serviceProviders: readon
 }
 
 const pemBody = (pem: string): string => pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+
+/** What was pasted, briefly, for an error message: its start in quotes and its length. */
+function given(text: string): string {
+  const start = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return `"${start.replace(/\s+/g, ' ')}" (${text.length} character${text.length === 1 ? '' : 's'})`;
+}
 
 /** XML from what people paste: XML, base64 of XML, or the HTTP-Redirect's base64 of raw DEFLATE. */
 export function decodeSamlText(text: string): { xml: string; encoding: SamlInspection['encoding'] } {
@@ -107,7 +114,7 @@ export function decodeSamlText(text: string): { xml: string; encoding: SamlInspe
     }
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 !== 0) {
-    throw new SamlDecodeError('This is neither a JWT (three base64url parts separated by dots) nor a SAML message (XML, its base64, or the HTTP-Redirect binding\'s deflate + base64).');
+    throw new SamlDecodeError(`This is neither a JWT (three base64url parts separated by dots) nor a SAML message (XML, its base64, or the HTTP-Redirect binding's deflate + base64). Given: ${given(trimmed)}.`);
   }
   const bytes = Buffer.from(compact, 'base64');
   const asText = bytes.toString('utf8').trim();
@@ -115,7 +122,9 @@ export function decodeSamlText(text: string): { xml: string; encoding: SamlInspe
   try {
     return { xml: zlib.inflateRawSync(bytes, { maxOutputLength: 1024 * 1024 }).toString('utf8'), encoding: 'deflate+base64' };
   } catch {
-    throw new SamlDecodeError('The base64 decodes to neither XML nor raw DEFLATE data.');
+    throw new SamlDecodeError(
+      `This is not a JWT, SAML XML or the base64 of a SAML message: read as base64 it gives ${bytes.length} bytes that are neither XML nor raw DEFLATE data. Given: ${given(trimmed)}.`,
+    );
   }
 }
 
@@ -254,8 +263,8 @@ export function inspectSaml(input: string, trust: SamlTrust, nowMs: number, opti
     }
     const nb = a.notBefore ? parseInstant(a.notBefore) : undefined;
     const nooa = a.notOnOrAfter ? parseInstant(a.notOnOrAfter) : undefined;
-    if (nooa !== undefined && nooa <= now) problems.push(`The assertion ${a.id ?? ''} expired at ${a.notOnOrAfter}.`);
-    if (nb !== undefined && nb > now) problems.push(`The assertion ${a.id ?? ''} is not valid before ${a.notBefore}.`);
+    if (nooa !== undefined && nooa <= now) problems.push(`The assertion ${a.id ?? ''} expired at ${shownTime(nooa)}.`);
+    if (nb !== undefined && nb > now) problems.push(`The assertion ${a.id ?? ''} is not valid before ${shownTime(nb)}.`);
   }
   if (encryptedAssertions > 0) problems.push(`${encryptedAssertions === 1 ? 'The assertion is' : `${encryptedAssertions} assertions are`} encrypted for the SP; mock-idp cannot read ${encryptedAssertions === 1 ? 'it' : 'them'}.`);
   const ids = [...descendants(root, NS.saml, 'Assertion'), root].map((e) => attribute(e, 'ID')).filter((id): id is string => id !== undefined);

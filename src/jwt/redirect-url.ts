@@ -50,6 +50,11 @@ export function urlKey(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
+/** What a refusal page shows under "not registered": the allowed URLs, to copy one from. */
+export function registeredUrlsDetail(name: string, urls: readonly string[]): string {
+  return `The redirectUrls registered for ${name}: ${urls.join(', ')}.`;
+}
+
 /** The keys of an allow-list, parsed once per list (an SP's list is kept until the SPs change). */
 const allowListKeys = new WeakMap<readonly string[], ReadonlySet<string>>();
 

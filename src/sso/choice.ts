@@ -52,12 +52,18 @@ export interface SignedIn {
 /**
  * Headless sign-in for test suites: with `allowLoginHint: true`, a `login_hint`
  * parameter signs that user in without the form. Throws IdpError('bad_request')
- * for a repeated hint or one that names no active user.
+ * for a hint while allowLoginHint is off, a repeated hint or one that names no active user.
  */
 export function signedIn(env: SignInEnv, params: URLSearchParams, session: SessionView): SignedIn {
-  if (!env.allowLoginHint) return { user: session.user, signIn: false };
   const hints = params.getAll('login_hint');
   if (hints.length === 0) return { user: session.user, signIn: false };
+  if (!env.allowLoginHint) {
+    // Answered like fault= when allowFaults is off: a switched-off feature says how to switch it on.
+    throw new IdpError(
+      'bad_request',
+      'Headless sign-in is off, so the login_hint parameter is refused. Set allowLoginHint: true in the IdP config to sign the hinted user in without the form, or leave login_hint out and sign in on the login page.',
+    );
+  }
   if (hints.length > 1) throw new IdpError('bad_request', 'The login_hint parameter is given more than once.');
   const user = env.findUser(hints[0]!);
   if (!user || user.disabled) throw new IdpError('bad_request', 'login_hint does not name an active user.');

@@ -6,7 +6,7 @@
  */
 import { IdpError } from '../errors.js';
 import type { JwtFault } from '../faults/catalog.js';
-import { hasParam, matchesAllowList, parseRedirectUrl, singleParam } from '../jwt/redirect-url.js';
+import { hasParam, matchesAllowList, parseRedirectUrl, registeredUrlsDetail, singleParam } from '../jwt/redirect-url.js';
 import { relayStateOf } from '../params.js';
 import { isJwtSp, requireSp, type JwtSp } from '../sps.js';
 import type { User } from '../users/store.js';
@@ -58,7 +58,9 @@ export const JWT_STEPS: readonly Step<JwtState, JwtOutcome>[] = [
       s.url = url;
       if (s.sp) {
         if (!matchesAllowList(url, s.sp.jwt.redirectUrls)) {
-          throw new IdpError('invalid_redirect_url', `The redirect_url is not registered for ${s.sp.name}: ${url.origin}${url.pathname} is not in its redirectUrls.`);
+          throw new IdpError('invalid_redirect_url', `The redirect_url is not registered for ${s.sp.name}: ${url.origin}${url.pathname} is not in its redirectUrls.`, {
+            detail: registeredUrlsDetail(s.sp.name, s.sp.jwt.redirectUrls),
+          });
         }
         return undefined;
       }

@@ -78,7 +78,24 @@ describe('the review page in a browser', { timeout: 4 * TIMEOUTS.test }, () => {
       assert.match(await text(latest.getByTestId('flow-outcome')), /^delivered$/);
       assert.match(await latest.innerText(), /reviewed/);
       assert.match(await latest.innerText(), /edited/);
-      assert.equal(await latest.getByTestId('flow-sequence').count(), 1);
+      await latest.getByTestId('flow-link').click();
+      await page.waitForURL((u) => u.pathname.startsWith('/flows/'), { timeout: TIMEOUTS.navigation });
+      assert.equal(await page.getByTestId('flow-sequence').count(), 1);
+      assertNoPageProblems(s);
+    });
+  });
+
+  test('the clock-skew seconds field shows only while clock-skew is chosen', { timeout: TIMEOUTS.test }, async (t) => {
+    await withSession(browser, t.name, async (s) => {
+      const { page } = s;
+      await toReview(page);
+      const seconds = page.getByLabel('Seconds, for clock-skew (negative: the IdP clock is behind)');
+      assert.equal(await seconds.isVisible(), false, 'hidden with no fault chosen');
+      await page.getByLabel('Fault').selectOption('clock-skew');
+      await seconds.waitFor({ state: 'visible' });
+      await page.screenshot({ path: 'test-results/browser/review-clock-skew.png', fullPage: true });
+      await page.getByLabel('Fault').selectOption('wrong-audience');
+      await seconds.waitFor({ state: 'hidden' });
       assertNoPageProblems(s);
     });
   });

@@ -198,12 +198,14 @@ describe('the control API', () => {
 });
 
 describe('headless sign-in and the user picker', () => {
-  it('ignores login_hint unless allowLoginHint is on', async () => {
+  it('refuses login_hint unless allowLoginHint is on, saying how to turn it on (as fault= without allowFaults)', async () => {
     const idp = await startTestIdp();
     try {
       const consumer = `${idp.spUrl}/sso/jwt/consumer`;
-      const res = await request(idp.url).get(`/sso/jwt/comm100?redirect_url=${encodeURIComponent(consumer)}&login_hint=alice@example.com`).expect(303);
-      assert.match(res.headers.location as string, /^\/login\?continue=/);
+      const res = await request(idp.url).get(`/sso/jwt/comm100?redirect_url=${encodeURIComponent(consumer)}&login_hint=alice@example.com`).expect(400);
+      assert.match(res.text, /login_hint parameter is refused\. Set allowLoginHint: true in the IdP config/);
+      const plain = await request(idp.url).get(`/sso/jwt/comm100?redirect_url=${encodeURIComponent(consumer)}`).expect(303);
+      assert.match(plain.headers.location as string, /^\/login\?continue=/);
     } finally {
       await idp.close();
     }

@@ -52,7 +52,7 @@ describe('/debug/decode', () => {
     const text = unescapeHtml(page.text);
     assert.match(text, /<p class="sig ok" data-testid="jwt-signature"><strong>Signature:<\/strong> Valid: signed with the HS256 shared secret of service provider "comm100"\.<\/p>/);
     assert.match(text, /"email": "alice@example\.com"/);
-    assert.match(text, /<dt><code>exp<\/code><\/dt><dd>\d{4}-\d\d-\d\dT[\d:.]+Z \(in 30 minutes\)<\/dd>/);
+    assert.match(text, /<dt><code>exp<\/code><\/dt><dd><time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/time> \(in 30 minutes\)<\/dd>/);
     assert.doesNotMatch(text, /test-shared-secret/, 'the secret itself never appears');
   });
 
@@ -119,7 +119,11 @@ describe('/debug/decode', () => {
   it('answers what is neither a JWT nor a SAML message with a 400 that says what it takes', async () => {
     const page = await request(idp.url).post('/debug/decode').type('form').send({ input: 'hello world' }).expect(400);
     assert.match(unescapeHtml(page.text), /This is neither a JWT \(three base64url parts separated by dots\) nor a SAML message/);
+    assert.match(unescapeHtml(page.text), /Given: "hello world" \(11 characters\)\./, 'the message says what was given');
     assert.match(page.text, /<textarea[^>]*>hello world<\/textarea>/, 'the text is kept');
+    // A word of four letters is valid base64 of nothing useful: said so in plain terms.
+    const word = await decodeJson<{ message: string }>('test', 400);
+    assert.equal(word.message, 'This is not a JWT, SAML XML or the base64 of a SAML message: read as base64 it gives 3 bytes that are neither XML nor raw DEFLATE data. Given: "test" (4 characters).');
     const doctype = await decodeJson<{ message: string }>('<!DOCTYPE x [<!ENTITY a "b">]><x/>', 400);
     assert.match(doctype.message, /contains a DOCTYPE or an entity declaration, which are not accepted/);
     const empty = await decodeJson<{ message: string }>('', 400);

@@ -126,11 +126,21 @@ describe('/flows', () => {
     await alice.get(`/sso/jwt/comm100?redirect_url=${encodeURIComponent('https://evil.example.test/steal')}`).expect(400);
 
     const page = await request(idp.url).get('/flows').expect(200);
-    const text = unescapeHtml(page.text);
-    const flows = text.split('data-testid="flow" ').slice(1);
-    assert.equal(flows.length, 5);
-    assert.match(flows[0]!, /badge bad" data-testid="flow-outcome">refused<\/span>/);
+    const list = unescapeHtml(page.text);
+    const rows = list.split('data-testid="flow" ').slice(1);
+    assert.equal(rows.length, 5);
+    assert.doesNotMatch(list, /<svg/, 'the list is compact: pictures are on each flow\'s page');
+    assert.match(rows[0]!, /badge bad" data-testid="flow-outcome">refused<\/span>/);
+    assert.match(rows[0]!, /<time datetime="[^"]+">\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC<\/time>/, 'the time as every page shows it');
+    assert.match(rows[2]!, /<strong>SAML<\/strong><\/td>\s*<td>SAML app/);
+    assert.match(rows[3]!, /<td>Desk \(test\)/);
+    assert.match(rows[4]!, /data-testid="flow-user">alice@example\.com</);
+    const ids = rows.map((r) => /data-flow-id="([^"]+)"/.exec(r)![1]!);
+    const details = await Promise.all(ids.map(async (id) => unescapeHtml((await request(idp.url).get(`/flows/${id}`).expect(200)).text)));
+    const text = details.join('\n');
+    const flows = details;
     assert.match(flows[0]!, /The redirect_url is not registered for Comm100 \(test\): https:\/\/evil\.example\.test\/steal is not in its redirectUrls\./);
+    assert.match(flows[0]!, /<title id="seq-title-[^"]+">Sequence: GET \/sso\/jwt\/comm100; session of alice@example\.com; error page<\/title>/, 'a refusal: the browser asked, the IdP answered an error page');
     assert.match(flows[1]!, /JSON \(token endpoint\), widget/);
     assert.match(flows[2]!, /<strong>SAML<\/strong> to <strong>SAML app<\/strong>/);
     assert.match(flows[2]!, /auto-POST form, IdP-initiated/);
@@ -141,6 +151,7 @@ describe('/flows', () => {
     assert.match(flows[4]!, /<dd><code>http:\/\/localhost:\d+\/sso\/jwt\/consumer<\/code><\/dd>/);
     assert.match(flows[4]!, /"email": "alice@example\.com"/);
     for (const f of flows) assert.match(f, /<svg class="sequence" viewBox="0 0 580 \d+"/);
+    for (const f of flows) assert.doesNotMatch(f, /Every single sign-on mock-idp performed/, 'a flow\'s page does not repeat the list\'s intro');
     assert.match(flows[4]!, /<text class="seq-label" x="400" y="\d+" text-anchor="middle">302 with jwt=<\/text>/);
 
     // Nothing replayable or secret.
@@ -152,18 +163,37 @@ describe('/flows', () => {
       assert.ok(!text.includes(s), 'a SAML SignatureValue in full');
       assert.ok(text.includes(`<ds:SignatureValue>${s.slice(0, 8)}…</ds:SignatureValue>`));
     }
-    assert.doesNotMatch(page.text, /<script|style="/);
+    for (const html of [page.text, ...details]) assert.doesNotMatch(html, /<script|style="/);
   });
 
   it('filters by SP and protocol, shows one flow at /flows/:id, and 404s an unknown one', async () => {
     const saml = await request(idp.url).get('/flows?protocol=saml').expect(200);
     assert.equal(saml.text.split('data-testid="flow" ').length - 1, 1);
+    const bogus = await request(idp.url).get('/flows?protocol=bogus').expect(400);
+    assert.match(unescapeHtml(bogus.text), /protocol must be one of jwt, saml \(or left out for all\); "bogus" is none of them\./);
     const desk = await request(idp.url).get('/flows?sp=desk').expect(200);
     const id = /data-flow-id="([^"]+)"/.exec(desk.text)![1]!;
     const one = await request(idp.url).get(`/flows/${id}`).expect(200);
-    assert.match(one.text, /<details open>/);
+    assert.match(one.text, /<h2>Token \(decoded\)<\/h2>/);
+    assert.match(one.text, /<a href="\/flows">← All flows<\/a>/);
     await request(idp.url).get('/flows/unknown-flow').expect(404);
     await request(idp.url).get('/flows?limit=0').expect(400);
+  });
+
+  it('pages the list: ?limit= rows a page, Older and Newer links keeping the filter', async () => {
+    const all = (await request(idp.url).get('/flows?limit=1000').expect(200)).text;
+    const ids = [...all.matchAll(/<tr data-testid="flow" data-flow-id="([^"]+)"/g)].map((m) => m[1]!);
+    const first = (await request(idp.url).get('/flows?limit=2').expect(200)).text;
+    assert.deepEqual([...first.matchAll(/<tr data-testid="flow" data-flow-id="([^"]+)"/g)].map((m) => m[1]), ids.slice(0, 2));
+    assert.doesNotMatch(first, /rel="prev"/);
+    const older = /<a href="([^"]+)" rel="next">Older →<\/a>/.exec(unescapeHtml(first))![1]!;
+    assert.equal(older, '/flows?limit=2&page=2');
+    const second = (await request(idp.url).get(older).expect(200)).text;
+    assert.deepEqual([...second.matchAll(/<tr data-testid="flow" data-flow-id="([^"]+)"/g)].map((m) => m[1]), ids.slice(2, 4));
+    assert.match(unescapeHtml(second), /<a href="\/flows\?limit=2&page=1" rel="prev">← Newer<\/a>/);
+    const jwtOnly = unescapeHtml((await request(idp.url).get('/flows?protocol=jwt&limit=1').expect(200)).text);
+    assert.match(jwtOnly, /<a href="\/flows\?protocol=jwt&limit=1&page=2" rel="next">/);
+    await request(idp.url).get('/flows?page=0').expect(400);
   });
 
   it('keeps only the last flowHistorySize flows', async () => {

@@ -142,7 +142,15 @@ describe('JWT single sign-on', () => {
 
   it('answers 404 for an unknown service provider', async () => {
     const res = await request(idp.url).get(ssoUrl(consumer, 'nope')).expect(404);
-    assert.match(res.text, /There is no service provider &#34;nope&#34;/);
+    assert.match(res.text, /There is no service provider &#34;nope&#34;\./);
+    assert.match(res.text, /<p class="muted">The configured JWT service providers: comm100, desk, es[,.]/, 'the page lists the ids that would work');
+  });
+
+  it('shows the registered redirectUrls of the SP when it refuses a redirect_url', async () => {
+    const agent = await signedIn();
+    const res = await agent.get(ssoUrl('https://evil.example.test/steal', 'comm100')).expect(400);
+    assert.match(res.text, /The redirect_url is not registered for Comm100 \(test\): https:\/\/evil\.example\.test\/steal is not in its redirectUrls\./);
+    assert.match(res.text, new RegExp(`<p class="muted">The redirectUrls registered for Comm100 \\(test\\): ${consumer.replace(/[/.]/g, '\\$&')}\\.</p>`));
   });
 
   describe('refuses every bad redirect_url with a 400 page naming the problem and no token', () => {

@@ -172,3 +172,25 @@ describe('login, sessions and logout', () => {
     assert.equal(res.headers['cache-control'], 'no-store');
   });
 });
+
+describe('the user picker and the login throttle', () => {
+  it('refuses to pick an account locked by wrong passwords: 429 with Retry-After and the password form message', async () => {
+    const idp = await startTestIdp((c) => ({ ...c, showUserPicker: true, loginThrottle: { maxFailuresPerAccount: 3, maxFailuresPerIp: 1000, windowSeconds: 600, lockoutSeconds: 120 } }));
+    try {
+      for (let i = 0; i < 3; i++) await login(request.agent(idp.url), 'bob@example.com', 'wrong', '', 401);
+      const typed = await login(request.agent(idp.url), 'bob@example.com', 'bob-password', '', 429);
+      const msg = (t: string) => /<p class="error" role="alert">([^<]+)<\/p>/.exec(t)?.[1];
+      const agent = request.agent(idp.url);
+      const form = await agent.get('/login').expect(200);
+      const picked = await agent.post('/login').type('form').send({ csrf: csrfFrom(form.text), pick: 'bob@example.com', continue: '' }).expect(429);
+      assert.equal(msg(picked.text), 'Too many failed sign-ins. Try again in 2 minutes.');
+      assert.equal(msg(picked.text), msg(typed.text), 'the same message as the password form');
+      assert.equal(picked.headers['retry-after'], '120');
+      await agent.get('/').expect(303);
+      // Another account is not locked: the picker signs it in.
+      await agent.post('/login').type('form').send({ csrf: csrfFrom(form.text), pick: 'alice@example.com', continue: '' }).expect(303);
+    } finally {
+      await idp.close();
+    }
+  });
+});

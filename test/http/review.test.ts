@@ -154,6 +154,16 @@ describe('review before sending', () => {
     assert.deepEqual([flow!.outcome, flow!.faults], ['delivered', ['wrong-audience']]);
   });
 
+  it('offers only the faults that apply to the SP: no hs-rs-confusion for an HS256 SP, which would refuse it; an RS256 SP gets it', async () => {
+    const { page } = await reviewJwt();
+    const options = (html: string) => [...html.matchAll(/<option value="([^"]*)"/g)].map((m) => m[1]);
+    assert.ok(options(page).includes('wrong-audience'));
+    assert.ok(!options(page).includes('hs-rs-confusion'), 'comm100 signs HS256: hs-rs-confusion is not offered');
+    const start = await alice.get(`/sso/jwt/desk?redirect_url=${encodeURIComponent(`${idp.spUrl}/desk/sso/jwt/consumer`)}`).expect(303);
+    const desk = (await alice.get(start.headers.location as string).expect(200)).text;
+    assert.ok(options(desk).includes('hs-rs-confusion'), 'desk signs RS256: hs-rs-confusion is offered');
+  });
+
   it('takes clock-skew with its seconds from the form, refuses bad seconds, and "No fault" puts the plain token back', async () => {
     const { path, csrf } = await reviewJwt();
     const bad = await alice.post(`${path}/fault`).type('form').send({ csrf, fault: 'clock-skew', seconds: '' }).expect(400);
