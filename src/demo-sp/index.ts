@@ -17,6 +17,7 @@ import { openDb } from '../store/db.js';
 import { SqliteSessionStore } from '../store/session-store.js';
 import { publicDir, viewsDir } from '../paths.js';
 import { MemoryStateStore } from '../state/memory.js';
+import { shownTime } from '../time-format.js';
 import { tenantRouter } from './jwt-tenant.js';
 import type { DemoSpOptions } from './options.js';
 import { errorPage, notFound } from './pages.js';
@@ -50,6 +51,8 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
   app.set('views', viewsDir);
   app.set('view engine', 'ejs');
   app.enable('view cache');
+  // Every page shows a moment the one way ("2026-12-01 18:45:24 UTC").
+  app.locals.shownTime = shownTime;
   app.use(
     helmet({
       contentSecurityPolicy: {

@@ -45,6 +45,7 @@ export function errorPage(options: DemoSpOptions) {
       title: status === 404 ? 'Page not found' : status >= 500 ? 'Something went wrong' : 'Sign-in failed',
       message,
       status,
+      detail: err instanceof DemoError ? err.detail : undefined,
       // Offered when the IdP signed in someone this SP refuses: signing in again would only repeat it.
       switchAccountUrl: status === 403 ? tenant.switchAccountUrl : undefined,
     });
