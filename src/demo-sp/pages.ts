@@ -19,7 +19,7 @@ export interface TenantLocals {
 }
 
 /** The tenants on this origin for the header's navigation, the shortest mount (the root) first. */
-function tenantLinks(options: DemoSpOptions): TenantLocals['tenants'] {
+export function tenantLinks(options: DemoSpOptions): TenantLocals['tenants'] {
   return [...options.tenants].sort((a, b) => a.mount.length - b.mount.length).map((t) => ({ name: t.name, mount: t.mount }));
 }
 
