@@ -89,6 +89,17 @@ describe("the demo SP's refusal page", () => {
     assert.match(html, /data-testid="token-claims">Not decodable\./);
   });
 
+  it('shows the agent page\'s moments in the one format of every page', async () => {
+    const c = claims();
+    const sp = request.agent(idp.spUrl);
+    await sp.get(`/sso/jwt/consumer?jwt=${await sign(c)}`).expect(303);
+    const html = (await sp.get('/agent').expect(200)).text;
+    assert.match(html, /Delivered by redirect \(GET, <code>jwt<\/code> in the query string\)\s+at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\./);
+    assert.match(html, new RegExp(`data-testid="token-iat">${shownTime(c.iat * 1000)}<`));
+    assert.match(html, new RegExp(`data-testid="token-exp">${shownTime(c.exp * 1000)}<`));
+    assert.doesNotMatch(html, /\d{4}-\d\d-\d\dT\d\d:\d\d/);
+  });
+
   it('keeps the one-line page for refusals that are not about a token', async () => {
     const res = await request(idp.spUrl).get('/sso/jwt/consumer').expect(400);
     assert.match(res.text, /No jwt parameter was received\./);
