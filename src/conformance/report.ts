@@ -18,15 +18,18 @@ function observedText(c: CaseResult): string {
 
 function headline(r: ConformanceReport): string {
   const s = r.summary;
+  if (r.outcome === 'unreachable') {
+    // Not the SP's verdict: say what the network said and how much could be judged at all.
+    const which = r.stopped ?? `${r.unreachable} (${s.unreachable} case(s))`;
+    return `UNREACHABLE: ${which}. The run could not be made, so this says nothing about the SP — ${s.passed + s.failed}/${s.total} cases judged, ${r.durationMs} ms`;
+  }
   const unreachable = s.unreachable ? `, ${s.unreachable} case(s) could not reach the SP` : '';
   const verdict =
     r.outcome === 'pass'
       ? 'PASS: the SP accepted the valid case and rejected every bad one'
-      : r.outcome === 'unreachable'
-        ? `UNREACHABLE: ${r.stopped ?? `${r.unreachable}${unreachable}`}; the run could not be made, so this says nothing about the SP`
-        : r.outcome === 'stopped'
-          ? `STOPPED: ${r.stopped}`
-          : `FAIL: ${s.failed} case(s) answered wrongly${s.errors ? `, ${s.errors} error(s)` : ''}${unreachable}`;
+      : r.outcome === 'stopped'
+        ? `STOPPED: ${r.stopped}`
+        : `FAIL: ${s.failed} case(s) answered wrongly${s.errors ? `, ${s.errors} error(s)` : ''}${unreachable}`;
   return `${verdict} — ${s.passed}/${s.total} as expected, ${r.durationMs} ms`;
 }
 

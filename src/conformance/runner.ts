@@ -283,7 +283,7 @@ export class ConformanceRunner {
       });
       cases.push(valid);
       if (valid.verdict !== 'pass') {
-        stopped = valid.verdict === 'unreachable' ? `${valid.firstLine}; nothing was judged` : `Your SP rejects even a valid ${protocol === 'jwt' ? 'token' : 'assertion'}: ${valid.status ?? 'no answer'} ${valid.firstLine}`.trim();
+        stopped = valid.verdict === 'unreachable' ? valid.firstLine : `Your SP rejects even a valid ${protocol === 'jwt' ? 'token' : 'assertion'}: ${valid.status ?? 'no answer'} ${valid.firstLine}`.trim();
         for (const f of catalog) cases.push(notRun({ id: `${protocol}:${f.name}`, protocol, title: caseTitle(f), reference: f.violates }));
         cases.push(notRun({ id: `${protocol}:replay`, protocol, title: 'The valid one again', reference: '' }));
         continue;
