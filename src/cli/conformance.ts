@@ -10,7 +10,9 @@ Deliver one valid token or assertion to the service provider as a browser would,
 then every fault mock-idp can inject (and a replay of the valid one), each in a
 fresh cookie jar, and report what the SP wrongly accepts. Only the SP's
 registered URLs are contacted. Exit code 0 only if the valid case was accepted
-and every bad case rejected; 1 otherwise.
+and every bad case rejected; 1 if the SP answered a case wrongly (or rejects even
+the valid one); 3 if the SP could not be reached (connection refused, DNS, TLS,
+timeout), so the run could not be made; 2 for a usage or config error.
 
 Options:
 ${COMMON_OPTIONS}  --sp ID            the service provider (its conformance section says how to tell acceptance)
@@ -49,7 +51,7 @@ export async function conformance(args: string[]): Promise<number> {
     } else {
       process.stdout.write(text);
     }
-    return report.ok ? 0 : 1;
+    return report.ok ? 0 : report.outcome === 'unreachable' ? 3 : 1;
   } finally {
     services.close();
   }

@@ -19,8 +19,11 @@ import { isSamlSp, type SamlServiceProvider } from '../saml/inbound.js';
 import type { Services } from '../services.js';
 import type { JwtSp } from '../sps.js';
 import type { User } from '../users/store.js';
+import { firstLineOf } from './answer-text.js';
+import { SpUnreachable, isNetworkFailure, networkReason } from './reach.js';
 
-export type Verdict = 'pass' | 'fail' | 'error' | 'not-run';
+/** unreachable: the SP gave no answer at all (nothing listens, DNS, TLS, timeout): not the SP's verdict. */
+export type Verdict = 'pass' | 'fail' | 'error' | 'unreachable' | 'not-run';
 
 export interface CaseResult {
   id: string;
@@ -30,7 +33,7 @@ export interface CaseResult {
   /** The spec or RFC section it is about. */
   reference: string;
   expected: 'accept' | 'reject';
-  observed: 'accepted' | 'rejected' | 'error' | 'not run';
+  observed: 'accepted' | 'rejected' | 'error' | 'unreachable' | 'not run';
   /** The SP's status and the first line of its answer. */
   status: number | undefined;
   firstLine: string;
@@ -44,10 +47,17 @@ export interface ConformanceReport {
   durationMs: number;
   /** True when the valid case was accepted and every bad case rejected. */
   ok: boolean;
-  /** Set when the run stopped early (e.g. the SP rejects even a valid token). */
+  /**
+   * pass; fail (the SP answered some case wrongly); stopped (it rejects even the valid case);
+   * unreachable (the SP could not be reached, so the run could not be made, or not all of it).
+   */
+  outcome: 'pass' | 'fail' | 'stopped' | 'unreachable';
+  /** Set when the run stopped early (the SP rejects even a valid token, or could not be reached). */
   stopped: string | undefined;
+  /** The first "could not reach <url> (<reason>)", when some case got no answer at all. */
+  unreachable: string | undefined;
   cases: CaseResult[];
-  summary: { total: number; passed: number; failed: number; errors: number; notRun: number };
+  summary: { total: number; passed: number; failed: number; errors: number; unreachable: number; notRun: number };
 }
 
 export interface RunOptions {
@@ -93,21 +103,12 @@ interface Answer {
   cookiesSet: string[];
 }
 
-function firstLineOf(body: string): string {
-  // An error message the page marks as such is the most telling line.
-  const alert = /role="alert"[^>]*>([^<]+)</.exec(body)?.[1];
-  const text = (alert ?? body)
-    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
-    .replace(/<[^>]+>/g, '\n')
-    .replace(/&#34;|&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-  // The most telling line: an error message if the page has one, else the first non-empty line.
-  const lines = text.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean);
-  const telling = lines.find((l) => /refus|reject|error|invalid|denied|expired|not /i.test(l));
-  return (telling ?? lines[0] ?? '').slice(0, 200);
+/** How far ahead the clock-skew case puts the IdP's clock: an hour, beyond any sane leeway. */
+const CLOCK_SKEW_SECONDS = 3600;
+
+/** A fault's row title, with the value this run uses in place of a placeholder such as <seconds>. */
+function caseTitle(f: FaultInfo): string {
+  return f.description.replaceAll('<seconds>', `${CLOCK_SKEW_SECONDS} seconds`);
 }
 
 export class ConformanceRunner {
@@ -152,7 +153,14 @@ export class ConformanceRunner {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const res = await fetch(url, { method: init.method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.#timeoutMs) });
+    let res: Response;
+    try {
+      res = await fetch(url, { method: init.method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.#timeoutMs) });
+    } catch (err) {
+      // Named without its query: a delivery URL carries the token.
+      if (isNetworkFailure(err)) throw new SpUnreachable(this.#key(url), networkReason(err, this.#timeoutMs));
+      throw err;
+    }
     const text = (await res.text()).slice(0, 65_536);
     return { status: res.status, location: res.headers.get('location') ?? undefined, body: text, cookiesSet: jar.store(url, res) };
   }
@@ -234,6 +242,7 @@ export class ConformanceRunner {
         const verdict: Verdict = (base.expected === 'accept') === accepted ? 'pass' : 'fail';
         return { ...base, observed, status: answer.status, firstLine: firstLineOf(answer.body) || (answer.location ? `→ ${answer.location}` : ''), verdict };
       } catch (err) {
+        if (err instanceof SpUnreachable) return { ...base, observed: 'unreachable', status: undefined, firstLine: err.message, verdict: 'unreachable' };
         const message = err instanceof IdpError ? err.message : err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : `request failed: ${(err as Error).message}`;
         return { ...base, observed: 'error', status: undefined, firstLine: message, verdict: 'error' };
       }
@@ -253,7 +262,7 @@ export class ConformanceRunner {
       const validRef = protocol === 'jwt' ? 'RFC 7519 §7.2' : 'SAML 2.0 Profiles §4.1.4';
       if (stopped) {
         cases.push({ ...notRun({ id: `${protocol}:valid`, protocol, title: validTitle, reference: validRef }), expected: 'accept' });
-        for (const f of catalog) cases.push(notRun({ id: `${protocol}:${f.name}`, protocol, title: f.description, reference: f.violates }));
+        for (const f of catalog) cases.push(notRun({ id: `${protocol}:${f.name}`, protocol, title: caseTitle(f), reference: f.violates }));
         continue;
       }
       // 1. The valid case.
@@ -274,19 +283,19 @@ export class ConformanceRunner {
       });
       cases.push(valid);
       if (valid.verdict !== 'pass') {
-        stopped = `Your SP rejects even a valid ${protocol === 'jwt' ? 'token' : 'assertion'}: ${valid.status ?? 'no answer'} ${valid.firstLine}`.trim();
-        for (const f of catalog) cases.push(notRun({ id: `${protocol}:${f.name}`, protocol, title: f.description, reference: f.violates }));
+        stopped = valid.verdict === 'unreachable' ? valid.firstLine : `Your SP rejects even a valid ${protocol === 'jwt' ? 'token' : 'assertion'}: ${valid.status ?? 'no answer'} ${valid.firstLine}`.trim();
+        for (const f of catalog) cases.push(notRun({ id: `${protocol}:${f.name}`, protocol, title: caseTitle(f), reference: f.violates }));
         cases.push(notRun({ id: `${protocol}:replay`, protocol, title: 'The valid one again', reference: '' }));
         continue;
       }
       // 2. Every fault, each in a fresh cookie jar.
       for (const f of catalog) {
         const jar = new Jar();
-        const base = { id: `${protocol}:${f.name}`, protocol, title: f.description.replace('<seconds>', '3600'), reference: f.violates, expected: 'reject' as const };
+        const base = { id: `${protocol}:${f.name}`, protocol, title: caseTitle(f), reference: f.violates, expected: 'reject' as const };
         cases.push(
           await judge(base, jar, async () => {
             if (protocol === 'jwt') {
-              const fault: JwtFault = f.name === 'clock-skew' ? { name: 'clock-skew', seconds: 3600 } : ({ name: f.name } as JwtFault);
+              const fault: JwtFault = f.name === 'clock-skew' ? { name: 'clock-skew', seconds: CLOCK_SKEW_SECONDS } : ({ name: f.name } as JwtFault);
               const issued = await this.#issuer.jwt(sp as JwtSp, user, { faults: [fault] });
               return this.#deliverJwt(jar, issued.token);
             }
@@ -312,14 +321,20 @@ export class ConformanceRunner {
     }
 
     const count = (v: Verdict) => cases.filter((c) => c.verdict === v).length;
-    const summary = { total: cases.length, passed: count('pass'), failed: count('fail'), errors: count('error'), notRun: count('not-run') };
+    const summary = { total: cases.length, passed: count('pass'), failed: count('fail'), errors: count('error'), unreachable: count('unreachable'), notRun: count('not-run') };
+    const unreachable = cases.find((c) => c.verdict === 'unreachable')?.firstLine;
+    const validUnreachable = cases.some((c) => c.expected === 'accept' && c.verdict === 'unreachable');
+    const outcome: ConformanceReport['outcome'] =
+      summary.passed === summary.total ? 'pass' : validUnreachable ? 'unreachable' : stopped ? 'stopped' : summary.failed > 0 ? 'fail' : summary.unreachable > 0 ? 'unreachable' : 'fail';
     return {
       sp: sp.id,
       spName: sp.name,
       startedAt: new Date(started).toISOString(),
       durationMs: Date.now() - started,
-      ok: summary.passed === summary.total,
+      ok: outcome === 'pass',
+      outcome,
       stopped,
+      unreachable,
       cases,
       summary,
     };

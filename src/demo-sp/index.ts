@@ -17,9 +17,10 @@ import { openDb } from '../store/db.js';
 import { SqliteSessionStore } from '../store/session-store.js';
 import { publicDir, viewsDir } from '../paths.js';
 import { MemoryStateStore } from '../state/memory.js';
+import { shownTime } from '../time-format.js';
 import { tenantRouter } from './jwt-tenant.js';
 import type { DemoSpOptions } from './options.js';
-import { errorPage, notFound } from './pages.js';
+import { errorPage, notFound, tenantLinks } from './pages.js';
 import { samlDemoRouter } from './saml.js';
 
 export type { DemoSpOptions, DemoTenant } from './options.js';
@@ -50,6 +51,8 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
   app.set('views', viewsDir);
   app.set('view engine', 'ejs');
   app.enable('view cache');
+  // Every page shows a moment the one way ("2026-12-01 18:45:24 UTC").
+  app.locals.shownTime = shownTime;
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -74,7 +77,12 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
   const secret = crypto.randomBytes(32).toString('base64url');
   // The SAML side first: a tenant mounted at "/" would otherwise give its requests the
   // JWT tenant's session, and express-session skips any later session middleware.
-  if (options.saml) app.use(options.saml.mount, samlDemoRouter({ ...options.saml, sessionStore: newStore(), sessionSecret: secret, state }));
+  if (options.saml) {
+    // One app: the SAML pages have the JWT pages' header and switcher, marking the tenant of the same SP.
+    const saml = options.saml;
+    const owner = options.tenants.find((t) => t.spId === saml.spId) ?? options.tenants.find((t) => t.mount === '');
+    app.use(saml.mount, samlDemoRouter({ tenants: tenantLinks(options), ...(owner ? { tenantMount: owner.mount } : {}), ...saml, sessionStore: newStore(), sessionSecret: secret, state }));
+  }
   const tenants = [...options.tenants].sort((a, b) => b.mount.length - a.mount.length);
   for (const tenant of tenants) {
     const mountPath = tenant.mount || '/';

@@ -10,7 +10,8 @@ import type { StateStore } from '../state/types.js';
 import { tokenVerifier } from './jwt-verify.js';
 import type { DemoSpOptions, DemoTenant } from './options.js';
 import { layoutLocals, type TenantLocals } from './pages.js';
-import { agentLookup, DemoError, destroySession, localPath, regenerateSession, useOnce } from './shared.js';
+import { refusalDetail, shown } from './refusal.js';
+import { agentLookup, DemoError, destroySession, localPath, regenerateSession, useOnce, type RefusalCheck } from './shared.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -78,8 +79,12 @@ export function tenantRouter(options: DemoSpOptions, tenant: DemoTenant, state: 
     const token = source.jwt;
     if (typeof token !== 'string' || token === '') throw new DemoError(400, 'No jwt parameter was received.');
     const { header, claims } = await verifyToken(token);
-    if (typeof claims.email !== 'string' || typeof claims.jti !== 'string') throw new DemoError(401, 'Sign-in refused: the token lacks an email or jti.');
-    if (!(await useOnce(state, jtiKey(claims.jti), (claims.exp ?? 0) * 1000, Date.now()))) throw new DemoError(401, 'Sign-in refused: this token was already used (replayed jti).');
+    const refuse = (message: string, check: RefusalCheck) => new DemoError(401, `Sign-in refused: ${message}`, refusalDetail(token, header, claims, [check]));
+    if (typeof claims.email !== 'string') throw refuse('the token lacks an email or jti.', { name: 'email', expected: 'a string', actual: shown(claims.email) });
+    if (typeof claims.jti !== 'string') throw refuse('the token lacks an email or jti.', { name: 'jti', expected: 'a string', actual: shown(claims.jti) });
+    if (!(await useOnce(state, jtiKey(claims.jti), (claims.exp ?? 0) * 1000, Date.now()))) {
+      throw refuse('this token was already used (replayed jti).', { name: 'jti', expected: `a jti ${tenant.name} has not accepted before`, actual: `${claims.jti}, already used for a sign-in` });
+    }
     const agent = agentFor(claims.email);
     const relay = source.relayState ?? source.RelayState;
     await regenerateSession(req);

@@ -7,6 +7,7 @@
 import https from 'node:https';
 import type { FetchImplementation, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { DemoSpOptions, DemoTenant } from './options.js';
+import { decodedForDisplay, explainRefusal } from './refusal.js';
 import { DemoError } from './shared.js';
 
 export interface VerifiedToken {
@@ -29,20 +30,9 @@ function fetchTrusting(ca: string): FetchImplementation {
 }
 
 /** jose, loaded by the first sign-in rather than at start-up. */
-const loadJose = () => import('jose');
+export const loadJose = () => import('jose');
 
-function explain(err: unknown, joseErrors: typeof import('jose').errors): string {
-  if (err instanceof joseErrors.JWTExpired) return 'The token has expired.';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `The token's "${err.claim}" claim is not acceptable (${err.reason}).`;
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The token signature does not verify.';
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'The token is signed with an algorithm this SP does not accept.';
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'No key in the IdP JWKS matches the token.';
-  if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) return 'The token is malformed.';
-  if (err instanceof joseErrors.JOSEError) return `The token was rejected (${err.code}).`;
-  return 'The token could not be checked.';
-}
-
-/** The tenant's token check: the verified header and claims, or a DemoError(401). */
+/** The tenant's token check: the verified header and claims, or a DemoError(401) with what arrived and what failed. */
 export function tokenVerifier(options: DemoSpOptions, tenant: DemoTenant): (token: string) => Promise<VerifiedToken> {
   const verify = tenant.verify;
   // Made by the first sign-in; a remote JWKS keeps its cache from then on.
@@ -59,9 +49,9 @@ export function tokenVerifier(options: DemoSpOptions, tenant: DemoTenant): (toke
           ));
 
   return async (token) => {
-    const { jwtVerify, errors } = await loadJose();
+    const jose = await loadJose();
     try {
-      const verified = await jwtVerify(token, (await verificationKey()) as Uint8Array, {
+      const verified = await jose.jwtVerify(token, (await verificationKey()) as Uint8Array, {
         algorithms: [verify.alg],
         issuer: tenant.issuer,
         audience: tenant.audience,
@@ -70,7 +60,8 @@ export function tokenVerifier(options: DemoSpOptions, tenant: DemoTenant): (toke
       });
       return { header: verified.protectedHeader, claims: verified.payload };
     } catch (err) {
-      throw new DemoError(401, `Sign-in refused: ${explain(err, errors)}`);
+      const { message, checks } = explainRefusal(jose, err, token, options, tenant, Date.now());
+      throw new DemoError(401, `Sign-in refused: ${message}`, decodedForDisplay(jose, token, checks));
     }
   };
 }

@@ -19,7 +19,7 @@ export interface TenantLocals {
 }
 
 /** The tenants on this origin for the header's navigation, the shortest mount (the root) first. */
-function tenantLinks(options: DemoSpOptions): TenantLocals['tenants'] {
+export function tenantLinks(options: DemoSpOptions): TenantLocals['tenants'] {
   return [...options.tenants].sort((a, b) => a.mount.length - b.mount.length).map((t) => ({ name: t.name, mount: t.mount }));
 }
 
@@ -45,6 +45,7 @@ export function errorPage(options: DemoSpOptions) {
       title: status === 404 ? 'Page not found' : status >= 500 ? 'Something went wrong' : 'Sign-in failed',
       message,
       status,
+      detail: err instanceof DemoError ? err.detail : undefined,
       // Offered when the IdP signed in someone this SP refuses: signing in again would only repeat it.
       switchAccountUrl: status === 403 ? tenant.switchAccountUrl : undefined,
     });

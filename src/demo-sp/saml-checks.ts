@@ -8,6 +8,7 @@
  */
 import { NS } from '../saml/constants.js';
 import { attribute, childElements, parseInstant, type Element } from '../saml/xml.js';
+import { shownTime } from '../time-format.js';
 import type { IdpInfo } from './saml-idp.js';
 import { text, type SignedResponse } from './saml-signed.js';
 import { DemoError } from './shared.js';
@@ -97,8 +98,10 @@ export async function checkResponse(signed: SignedResponse, ctx: ResponseContext
   const notOnOrAfter = attribute(conditions, 'NotOnOrAfter');
   const nbMs = notBefore === undefined ? -Infinity : (parseInstant(notBefore) ?? Infinity);
   const nooaMs = notOnOrAfter === undefined ? Infinity : (parseInstant(notOnOrAfter) ?? -Infinity);
-  if (nbMs > now + skewMs || nooaMs <= now - skewMs) throw new DemoError(401, `The assertion is valid from ${notBefore} until ${notOnOrAfter}, not now.`);
-  checks.push(`Time window ${notBefore ?? '-'} .. ${notOnOrAfter ?? '-'} holds (skew ${skewMs / 1000} s)`);
+  const from = notBefore === undefined ? 'any time' : shownTime(notBefore);
+  const until = notOnOrAfter === undefined ? 'any time' : shownTime(notOnOrAfter);
+  if (nbMs > now + skewMs || nooaMs <= now - skewMs) throw new DemoError(401, `The assertion is valid from ${from} until ${until}, not now (${shownTime(now)}).`);
+  checks.push(`Time window ${from} to ${until} holds (skew ${skewMs / 1000} s)`);
 
   const audiences = Array.from(conditions.getElementsByTagNameNS(NS.saml, 'Audience')).map((a) => text(a));
   if (!audiences.includes(entityId)) throw new DemoError(401, `The assertion is for ${audiences.join(', ') || 'no audience'}, not for ${entityId}.`);

@@ -18,8 +18,11 @@ import session from 'express-session';
 import type { ServiceProvider } from 'saml2-js';
 import { systemClock, type Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/load.js';
+import { prettyXml } from '../inspect/pretty-xml.js';
+import { parseUntrustedXml } from '../saml/xml.js';
 import { MemoryStateStore } from '../state/memory.js';
 import type { StateStore } from '../state/types.js';
+import { shownTime } from '../time-format.js';
 import { checkResponse, type DecodedAssertion } from './saml-checks.js';
 import { samlPeers, verifyRedirect } from './saml-idp.js';
 import { extractSigned } from './saml-signed.js';
@@ -54,8 +57,12 @@ export interface SamlDemoOptions {
   /** Private key to decrypt EncryptedAssertions (PEM), when the IdP encrypts for this SP. */
   decryptionKeyPem?: string | undefined;
   clock?: Clock;
-  /** The other demo SP pages, for the header's navigation. */
+  /** The SP id at the IdP; the demo SP's app marks the JWT tenant of the same SP as this side's. */
+  spId?: string;
+  /** The demo SP's JWT tenants, for the header's switcher (as on the JWT pages). */
   tenants?: { name: string; mount: string }[];
+  /** The mount of the JWT tenant this SAML side belongs to: the switcher shows it as the current one. */
+  tenantMount?: string;
 }
 
 declare module 'express-session' {
@@ -81,7 +88,7 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
 
   const identityProvider = samlPeers(options, acsUrl);
 
-  const locals = { spName: options.name, mount: m, idpUrl: options.idpUrl, tenants: options.tenants ?? [] };
+  const locals = { spName: options.name, mount: m, navMount: options.tenantMount, idpUrl: options.idpUrl, tenants: options.tenants ?? [], shownTime };
   const view = (res: Response, name: string, extra: Record<string, unknown>, status = 200): void => {
     res.set('Cache-Control', 'no-store');
     res.status(status).render(`saml-demo-${name}`, { ...locals, ...extra });
@@ -154,7 +161,8 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
       res.redirect(302, `${m}/login?returnUrl=${encodeURIComponent(`${m}/agent`)}`);
       return;
     }
-    view(res, 'agent', { title: `${options.name}: agent console (SAML)`, agent: req.session.samlAgent, assertion: req.session.samlAssertion });
+    const assertion = req.session.samlAssertion;
+    view(res, 'agent', { title: `${options.name}: agent console — signed in with SAML`, agent: req.session.samlAgent, assertion, assertionXml: assertion && shownXml(assertion.xml) });
   });
 
   // SP-initiated single logout: end this session, then ask the IdP (LogoutRequest by HTTP-Redirect).
@@ -210,6 +218,15 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
   return router;
 }
 
+/** The signed assertion for people: indented, one element a line, signature values cut (never replayable from the page). */
+function shownXml(xml: string): string {
+  try {
+    return prettyXml(parseUntrustedXml(xml, 'Assertion').documentElement!, { truncateSignatureValues: true });
+  } catch {
+    return 'The assertion could not be laid out for display.';
+  }
+}
+
 type saml2AssertResult = Parameters<Parameters<ServiceProvider['post_assert']>[2]>[1];
 
 /** What the demo SP's app adds to a setup: its session storage and its state store. */
@@ -229,7 +246,9 @@ export function samlDemoFromConfig(config: ResolvedConfig): SamlDemoSetup | unde
       spBaseUrl: origin,
       mount: acs.pathname.slice(0, -'/acs'.length),
       entityId: sp.saml.entityId,
-      name: `${sp.name} (SAML)`,
+      spId: sp.id,
+      // One app with the JWT tenants: the SP's own name; the pages say SAML where it matters.
+      name: sp.name,
       agents: config.demo.agents,
     };
   }

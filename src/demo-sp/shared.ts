@@ -18,11 +18,33 @@ export interface DemoAgent {
 export const COMM100_INACTIVE_MESSAGE =
   'Error signing into the account. This account does not exist in Comm100 or its status has been set inactive.';
 
-/** A refusal the demo SP explains on its error page: the HTTP status and a message meant for the agent. */
+/** One check a refused token failed: what this SP expected and what the token had. */
+export interface RefusalCheck {
+  /** What was checked: a claim name ("aud"), "signature", "alg", "kid", "format". */
+  name: string;
+  expected: string;
+  actual: string;
+}
+
+/** A refused token as the error page shows it (src/demo-sp/refusal.ts makes it). */
+export interface RefusalDetail {
+  /** undefined when the part could not be decoded. */
+  header: Record<string, unknown> | undefined;
+  claims: Record<string, unknown> | undefined;
+  /** The signature's first characters and "…" (enough to tell two apart, too little to replay). */
+  signature: string | undefined;
+  checks: RefusalCheck[];
+}
+
+/**
+ * A refusal the demo SP explains on its error page: the HTTP status, a message meant
+ * for the agent and, for a refused token, what arrived and which check failed.
+ */
 export class DemoError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly detail?: RefusalDetail,
   ) {
     super(message);
   }

@@ -1,7 +1,7 @@
 /** "Test this SP": the conformance runner as a page (/conformance/:spId) and as a control API call. */
 import { Router } from 'express';
 import { z } from 'zod';
-import { headline, observedText } from '../conformance/report.js';
+import { VERDICT_LABEL, headline, observedText } from '../conformance/report.js';
 import { runConformance } from '../conformance/runner.js';
 import { IdpError } from '../errors.js';
 import { faultCatalog } from '../faults/index.js';
@@ -38,7 +38,7 @@ export function conformanceRouter(ctx: AppContext): Router {
     const info = page(req.params.spId);
     const report = await runConformance(ctx, info.sp.id);
     noStore(res);
-    res.render('conformance', { title: 'Test this SP', ...info, csrf: csrfToken(req), report, headline: headline(report), observed: observedText });
+    res.render('conformance', { title: 'Test this SP', ...info, csrf: csrfToken(req), report, headline: headline(report), observed: observedText, verdictLabel: VERDICT_LABEL });
   });
 
   return router;

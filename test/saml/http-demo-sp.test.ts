@@ -115,7 +115,9 @@ describe('the demo SP signing in with SAML (saml2-js)', () => {
     ]) {
       assert.match(text, check);
     }
-    assert.match(text, /<pre data-testid="saml-assertion-xml"><saml:Assertion /);
+    // Laid out for reading: one element a line, indented, no whole signature value.
+    assert.match(text, /<pre class="xml" data-testid="saml-assertion-xml"><saml:Assertion [^\n]*>\n {2}<saml:Issuer>/);
+    assert.doesNotMatch(text, /<ds:SignatureValue>[^<…]{9,}</);
   });
 
   it('refuses a Response posted a second time (its request is already answered)', async () => {
