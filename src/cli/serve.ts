@@ -9,11 +9,15 @@ import { json } from './output.js';
 export const SERVE_HELP = `Usage: mock-idp [serve] [options]
 
 Start the IdP. Without --config (or MOCK_IDP_CONFIG) it runs the embedded demo
-config: the IdP on http://localhost:8080, the demo SP on http://localhost:8081.
+config: the IdP on http://localhost:8080, the demo SP on http://localhost:8081
+(--port and --demo-sp-port move them, and every demo URL with them).
 
 Options:
   --config FILE      YAML or JSON config file (env MOCK_IDP_CONFIG)
-  --port N           port to listen on (env PORT)
+  --port N           port to listen on (env PORT); without a baseUrl in the
+                     config, baseUrl becomes http://localhost:N
+  --demo-sp-port N   port of the demo SP (env DEMO_SP_PORT); its URLs follow
+                     unless demo.spBaseUrl is set
   --base-url URL     public URL of the IdP (env BASE_URL)
   --data-dir DIR     data directory for the store (env DATA_DIR)
   --demo             also start the demo service provider
@@ -29,6 +33,7 @@ export async function serve(args: string[]): Promise<number> {
       ...HELP_OPTION,
       config: { type: 'string' },
       port: { type: 'string' },
+      'demo-sp-port': { type: 'string' },
       'base-url': { type: 'string' },
       'data-dir': { type: 'string' },
       demo: { type: 'boolean' },
@@ -41,6 +46,7 @@ export async function serve(args: string[]): Promise<number> {
   }
   const env = { ...process.env };
   if (values.port !== undefined) env.PORT = values.port;
+  if (values['demo-sp-port'] !== undefined) env.DEMO_SP_PORT = values['demo-sp-port'];
   if (values['base-url'] !== undefined) env.BASE_URL = values['base-url'];
   if (values['data-dir'] !== undefined) env.DATA_DIR = values['data-dir'];
   const config = loadConfig({ file: values.config, env, demo: values.demo === true, https: values.https === true });

@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { bundledKeysDir, packageRoot } from '../paths.js';
+import { SECRET_KEYS } from './mask.js';
 import {
   configSchema,
   serviceProvidersSchema,
@@ -116,10 +117,10 @@ function readConfigFile(file: string): unknown {
 }
 
 function applyEnv(input: unknown, env: NodeJS.ProcessEnv, source: string): Record<string, unknown> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  if (!isMapping(input)) {
     throw new ConfigError(`Invalid config in ${source}: the top level must be a mapping of keys to values`);
   }
-  const out: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  const out: Record<string, unknown> = { ...input };
   if (env.BASE_URL) out.baseUrl = env.BASE_URL;
   if (env.HOST) out.host = env.HOST;
   // Paths from the environment are relative to the working directory, not to the config file.
@@ -128,14 +129,66 @@ function applyEnv(input: unknown, env: NodeJS.ProcessEnv, source: string): Recor
   if (env.SESSION_SECRET) out.sessionSecret = env.SESSION_SECRET;
   if (env.REDIS_URL) out.redisUrl = env.REDIS_URL;
   if (env.MOCK_IDP_ADMIN_TOKEN) out.adminToken = env.MOCK_IDP_ADMIN_TOKEN;
-  if (env.PORT !== undefined && env.PORT !== '') {
-    const port = Number(env.PORT);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new ConfigError(`Invalid environment variable PORT: "${env.PORT}" is not a port number (0-65535)`);
-    }
-    out.port = port;
-  }
+  const port = envPort(env, 'PORT');
+  if (port !== undefined) out.port = port;
+  const spPort = envPort(env, 'DEMO_SP_PORT');
+  if (spPort !== undefined) out.demo = { ...(isMapping(out.demo) ? out.demo : {}), spPort };
   return out;
+}
+
+/** A port number from the environment, if the variable is set. */
+function envPort(env: NodeJS.ProcessEnv, name: 'PORT' | 'DEMO_SP_PORT'): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const port = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`Invalid environment variable ${name}: "${text}" is not a port number (0-65535)`);
+  }
+  return port;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The placeholder that stands for the demo SP's public URL in the config's URLs. */
+export const DEMO_SP_PLACEHOLDER = '${demo.spBaseUrl}';
+
+/**
+ * The demo SP's public URL: demo.spBaseUrl as written, else derived from demo.spPort
+ * (or DEMO_SP_PORT), so that moving the port moves the URL. Then `${demo.spBaseUrl}`
+ * in the service providers' and the console's strings becomes that URL, so the
+ * demo SP's registered URLs (redirect, ACS, logout, origins, the console embed) move
+ * with it. Invalid values are left to the schema to report.
+ */
+function resolveDemoSpUrls(input: Record<string, unknown>, source: string): void {
+  const demo = isMapping(input.demo) ? { ...input.demo } : {};
+  const spPort = demo.spPort ?? 8081;
+  if (demo.spBaseUrl === undefined && typeof spPort === 'number' && Number.isInteger(spPort) && spPort > 0 && spPort <= 65535) {
+    demo.spBaseUrl = `http://localhost:${spPort}`;
+    input.demo = demo;
+  }
+  const url = typeof demo.spBaseUrl === 'string' ? demo.spBaseUrl.replace(/\/+$/, '') : undefined;
+  const substitute = (value: unknown, where: string): unknown => {
+    // A URL with the placeholder starts with it; other strings (claims, names) are left alone.
+    if (typeof value === 'string') {
+      if (!value.startsWith('${')) return value;
+      if (!value.startsWith(DEMO_SP_PLACEHOLDER)) {
+        throw new ConfigError(`Invalid config in ${source}:\n  - ${where}: unknown placeholder ${/^\$\{[^}]{0,40}\}?/.exec(value)![0]} (the one placeholder is ${DEMO_SP_PLACEHOLDER})`);
+      }
+      if (url === undefined) {
+        throw new ConfigError(`Invalid config in ${source}:\n  - ${where}: ${DEMO_SP_PLACEHOLDER} needs demo.spBaseUrl when demo.spPort is 0 (a random port)`);
+      }
+      return url + value.slice(DEMO_SP_PLACEHOLDER.length);
+    }
+    if (Array.isArray(value)) return value.map((v, i) => substitute(v, `${where}[${i}]`));
+    // Secrets are never rewritten (nor quoted in a message).
+    if (isMapping(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.has(k) ? v : substitute(v, `${where}.${k}`)]));
+    return value;
+  };
+  for (const key of ['serviceProviders', 'console'] as const) {
+    if (input[key] !== undefined) input[key] = substitute(input[key], key);
+  }
 }
 
 function readPem(value: string | null, baseDir: string, where: string, source: string): string | null {
@@ -205,6 +258,7 @@ export function resolveConfig(
   const { source, baseDir } = options;
   const withEnv = applyEnv(input, options.env ?? {}, source);
   if (options.https && withEnv.tls === undefined) withEnv.tls = { selfSigned: true };
+  resolveDemoSpUrls(withEnv, source);
   // A port given without a baseUrl moves the default baseUrl along with it.
   if (withEnv.baseUrl === undefined && typeof withEnv.port === 'number' && withEnv.port !== 0) {
     withEnv.baseUrl = `http://localhost:${withEnv.port}`;

@@ -121,7 +121,25 @@ describe('mock-idp serve', () => {
       let err2 = '';
       second.stderr.on('data', (d: Buffer) => (err2 += d.toString()));
       assert.equal(await exitOf(second), 1);
-      assert.match(err2, /cannot listen: .*EADDRINUSE.*Set another port with --port or PORT/);
+      assert.match(err2, /cannot listen on 127\.0\.0\.1:\d+ for the IdP: the port is in use .*EADDRINUSE.*Set another port for the IdP with --port or PORT/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('names the option that moves the demo SP when its port is taken', async () => {
+    const [idpPort, spPort] = [await freePort(), await freePort()];
+    const blocker = net.createServer().listen(spPort, 'localhost');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      const child = spawn(process.execPath, [...CLI, 'serve'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, MOCK_IDP_CONFIG: '', PORT: String(idpPort), DEMO_SP_PORT: String(spPort), DATA_DIR: tempDir('mock-idp-cli-') },
+      });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      assert.equal(await exitOf(child), 1);
+      assert.match(err, new RegExp(`cannot listen on localhost:${spPort} for the demo SP: the port is in use .*Set another port for the demo SP with --demo-sp-port or DEMO_SP_PORT`));
     } finally {
       blocker.close();
     }
