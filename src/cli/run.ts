@@ -14,12 +14,13 @@ import { users } from './users.js';
 const MAIN_HELP = `Usage: mock-idp <command> [options]
 
 Commands:
-  serve                          start the IdP (the default command)
-  check-config FILE              validate a config file and print it resolved, secrets masked
-  keys list|generate|rotate      show, create or rotate the signing keys
-  mint jwt --sp ID --user EMAIL  print a token without a server
-  users list|add|disable|enable  manage users in the data directory's store
-  conformance --sp ID            fire good and bad tokens/assertions at an SP and report
+  serve                           start the IdP (the default command)
+  check-config [FILE]             validate a config and print it resolved, secrets masked
+  keys list|generate|rotate       show, create or rotate the signing keys
+  mint jwt --sp ID --user EMAIL   print a token without a server
+  mint saml --sp ID --user EMAIL  print a signed SAMLResponse without a server
+  users list|add|disable|enable   manage users in the data directory's store
+  conformance --sp ID             fire good and bad tokens/assertions at an SP and report
 
 Run "mock-idp <command> --help" for a command's options.
 `;

@@ -1,5 +1,5 @@
 /** `mock-idp serve` (the default command) and `mock-idp check-config FILE`. */
-import { loadConfig } from '../config/load.js';
+import { INLINE_CONFIG_VARIABLE, loadConfig, writtenConfig } from '../config/load.js';
 import { maskSecrets } from '../config/mask.js';
 import { startAll } from '../server.js';
 import { HELP_OPTION, UsageError, parse } from './args.js';
@@ -8,12 +8,14 @@ import { json } from './output.js';
 
 export const SERVE_HELP = `Usage: mock-idp [serve] [options]
 
-Start the IdP. Without --config (or MOCK_IDP_CONFIG) it runs the embedded demo
+Start the IdP. Without --config (or MOCK_IDP_CONFIG, or the config's text in
+MOCK_IDP_CONFIG_JSON) it runs the embedded demo
 config: the IdP on http://localhost:8080, the demo SP on http://localhost:8081
 (--port and --demo-sp-port move them, and every demo URL with them).
 
 Options:
-  --config FILE      YAML or JSON config file (env MOCK_IDP_CONFIG)
+  --config FILE      YAML or JSON config file (env MOCK_IDP_CONFIG; not with
+                     MOCK_IDP_CONFIG_JSON, the config's text itself)
   --port N           port to listen on (env PORT); without a baseUrl in the
                      config, baseUrl becomes http://localhost:N
   --demo-sp-port N   port of the demo SP (env DEMO_SP_PORT); its URLs follow
@@ -74,14 +76,24 @@ export async function serve(args: string[]): Promise<number> {
   return 0;
 }
 
+const CHECK_CONFIG_HELP = `Usage: mock-idp check-config [FILE]
+
+Validate a config file (without FILE: MOCK_IDP_CONFIG_JSON or MOCK_IDP_CONFIG) and
+print it resolved: every key of the config, with the defaults filled in and the
+environment applied, secrets masked.
+`;
+
 export function checkConfig(args: string[]): number {
   const { values, positionals } = parse({ args, options: { ...HELP_OPTION }, allowPositionals: true });
   if (values.help) {
-    process.stdout.write('Usage: mock-idp check-config FILE\n\nValidate a config file and print the resolved config with secrets masked.\n');
+    process.stdout.write(CHECK_CONFIG_HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError('check-config takes exactly one FILE');
+  if (positionals.length > 1) throw new UsageError('check-config takes one FILE');
+  if (positionals.length === 0 && !process.env.MOCK_IDP_CONFIG && !process.env[INLINE_CONFIG_VARIABLE]?.trim()) {
+    throw new UsageError(`check-config needs a FILE (or MOCK_IDP_CONFIG or ${INLINE_CONFIG_VARIABLE} set)`);
+  }
   const config = loadConfig({ file: positionals[0], env: process.env });
-  process.stdout.write(json(maskSecrets(config)));
+  process.stdout.write(json(maskSecrets(writtenConfig(config))));
   return 0;
 }

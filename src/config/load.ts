@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { bundledKeysDir, packageRoot } from '../paths.js';
+import { formatIssues } from './issues.js';
 import { SECRET_KEYS } from './mask.js';
 import {
   configSchema,
@@ -75,24 +76,7 @@ export interface LoadOptions {
   demo?: boolean;
 }
 
-/** Formats a zod error as lines naming each key. */
-export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      let where = issue.path.reduce<string>(
-        (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
-        '',
-      );
-      let message = issue.message;
-      if (issue.code === 'unrecognized_keys') {
-        const keys = issue.keys.map((k) => (where ? `${where}.${k}` : k));
-        where = keys.join(', ');
-        message = issue.keys.length > 1 ? 'unknown keys' : 'unknown key';
-      }
-      return `  - ${where || '(top level)'}: ${message}`;
-    })
-    .join('\n');
-}
+export { formatIssues } from './issues.js';
 
 function readConfigFile(file: string): unknown {
   let text: string;
@@ -104,12 +88,17 @@ function readConfigFile(file: string): unknown {
       code === 'ENOENT' ? `Config file not found: ${file}` : `Cannot read config file ${file}: ${code ?? 'error'}`,
     );
   }
+  return parseConfigText(text, file);
+}
+
+/** YAML or JSON text (JSON is YAML) as a value; `source` names the file or variable in errors. */
+function parseConfigText(text: string, source: string): unknown {
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const pos = first.linePos?.[0];
     throw new ConfigError(
-      `Invalid config in ${file}: not valid YAML or JSON${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${first.message.split('\n')[0]}`,
+      `Invalid config in ${source}: not valid YAML or JSON${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${first.message.split('\n')[0]}`,
     );
   }
   const value: unknown = doc.toJS();
@@ -237,7 +226,7 @@ export function withServiceProviders(config: ResolvedConfig, inputs: readonly un
   const parsed = serviceProvidersSchema.safeParse(inputs);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ ...i, path: ['serviceProviders', ...i.path] }));
-    throw new ConfigError(`Invalid service providers (${source}):\n${formatIssues({ issues } as z.ZodError)}`);
+    throw new ConfigError(`Invalid service providers (${source}):\n${formatIssues({ issues } as z.ZodError, configSchema)}`);
   }
   const ctx = { baseUrl: config.baseUrl, baseDir: process.cwd(), source };
   return deepFreeze({
@@ -265,7 +254,7 @@ export function resolveConfig(
   }
   const parsed = configSchema.safeParse(withEnv);
   if (!parsed.success) {
-    throw new ConfigError(`Invalid config in ${source}:\n${formatIssues(parsed.error)}`);
+    throw new ConfigError(`Invalid config in ${source}:\n${formatIssues(parsed.error, configSchema)}`);
   }
   const c = parsed.data;
   let baseUrl = c.baseUrl.replace(/\/+$/, '');
@@ -300,10 +289,43 @@ export function resolveConfig(
   return deepFreeze(config);
 }
 
-/** Loads the config for the server and the CLI: file or MOCK_IDP_CONFIG, else the embedded demo config. */
+/**
+ * The config as a user writes it: the keys of the config schema, with the defaults
+ * filled in and the environment applied (what `check-config` prints, masked). Not
+ * the internal fields (origins, sources, the inputs kept for the API).
+ */
+export function writtenConfig(config: ResolvedConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[]) {
+    if (key === 'serviceProviders') out[key] = serviceProvidersSchema.parse(config.serviceProviderInputs);
+    else if (key === 'tls') out[key] = config.tls && { cert: config.tls.cert, key: config.tls.key, selfSigned: config.tls.selfSigned };
+    else out[key] = config[key];
+  }
+  return out;
+}
+
+/** The environment variable that holds a whole config (JSON or YAML text), for containers. */
+export const INLINE_CONFIG_VARIABLE = 'MOCK_IDP_CONFIG_JSON';
+
+/**
+ * Loads the config for the server and the CLI: the file (`file`, else
+ * MOCK_IDP_CONFIG), or the text of MOCK_IDP_CONFIG_JSON, else the embedded demo
+ * config. A file and MOCK_IDP_CONFIG_JSON together are refused: one of them would
+ * be silently ignored.
+ */
 export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
   const env = options.env ?? process.env;
   const file = options.file ?? (env.MOCK_IDP_CONFIG || undefined);
+  const inline = env[INLINE_CONFIG_VARIABLE];
+  if (inline !== undefined && inline.trim() !== '') {
+    if (file !== undefined) {
+      const given = options.file !== undefined ? `--config ${options.file}` : `MOCK_IDP_CONFIG=${file}`;
+      throw new ConfigError(`Both ${given} and ${INLINE_CONFIG_VARIABLE} are set: give the config one way (unset one of them)`);
+    }
+    const input = parseConfigText(inline, INLINE_CONFIG_VARIABLE);
+    // Relative paths in an inline config (dataDir, keysDir, PEM files) are relative to the working directory.
+    return resolveConfig(input, { source: INLINE_CONFIG_VARIABLE, baseDir: process.cwd(), env, demo: options.demo ?? false, https: options.https ?? false });
+  }
   if (file === undefined) {
     const input = readConfigFile(DEMO_CONFIG_FILE);
     // The demo config's relative paths (data directory) are relative to where the user runs it.
