@@ -60,19 +60,21 @@ export async function serve(args: string[]): Promise<number> {
   process.stdout.write(banner(config, running) + generated.join(''));
   for (const w of warnings(config, running)) process.stderr.write(`warning: ${w}\n`);
 
-  await new Promise<void>((resolve) => {
+  const { signal, ms } = await new Promise<{ signal: string; ms: number }>((resolve) => {
     const stop = (signal: string) => {
+      const started = performance.now();
       process.stderr.write(`\n${signal} received: stopping\n`);
       const force = setTimeout(() => {
-        process.stderr.write('in-flight requests did not finish within 10 s; exiting\n');
+        process.stderr.write(`in-flight requests did not finish within 10 s; mock-idp stopped (${signal}) after 10 s\n`);
         process.exit(0);
       }, 10_000);
       force.unref();
-      void running.close().then(resolve);
+      void running.close().then(() => resolve({ signal, ms: performance.now() - started }));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  process.stderr.write(`mock-idp stopped (${signal}) after ${(ms / 1000).toFixed(1)} s\n`);
   return 0;
 }
 

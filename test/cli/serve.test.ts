@@ -61,6 +61,8 @@ describe('mock-idp serve', () => {
   it('finishes a request in flight on SIGTERM, refuses new connections, and exits 0', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [...CLI, 'serve', '--config', userConfig(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
       const banner = await waitForOutput(child, /mock-idp is running/);
       assert.match(banner, /Generated HS256 shared secret for SP "sp"/, 'a generated secret is shown once');
@@ -98,6 +100,8 @@ describe('mock-idp serve', () => {
       assert.match(response, /^HTTP\/1\.1 403 /, 'the in-flight request got its full answer');
       assert.match(response, /The form has expired or was not sent from this site/);
       assert.equal(await exitOf(child), 0);
+      if (child.stderr.readable) await new Promise((r) => child.stderr.once('close', r));
+      assert.match(stderr, /\nmock-idp stopped \(SIGTERM\) after \d+\.\d s\n$/, 'one last line says the shutdown has finished');
     } finally {
       child.kill('SIGKILL');
     }
