@@ -24,6 +24,25 @@ export interface Running {
   close(): Promise<void>;
 }
 
+/** A server could not listen (port taken, not allowed): which server, so the message names the option that moves it. */
+export class ListenError extends Error {
+  constructor(
+    readonly server: 'idp' | 'demo-sp',
+    readonly host: string,
+    readonly port: number,
+    readonly code: string | undefined,
+    cause: Error,
+  ) {
+    super(cause.message, { cause });
+    this.name = 'ListenError';
+  }
+}
+
+function listenFailed(server: ListenError['server'], host: string, port: number, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EADDRINUSE' || code === 'EACCES' ? new ListenError(server, host, port, code, err as Error) : (err as Error);
+}
+
 export function listen(app: Express | http.RequestListener, port: number, host: string, tls?: TlsCredentials): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, app) : http.createServer(app);
@@ -85,7 +104,7 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
     idpServer = await listen(idp.handler, config.port, config.host, tls);
   } catch (err) {
     await idp.close();
-    throw err;
+    throw listenFailed('idp', config.host, config.port, err);
   }
   const idpPort = (idpServer.address() as AddressInfo).port;
   let demoSp: DemoSp | undefined;
@@ -106,7 +125,7 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
       await closeServer(idpServer);
       await idp.close();
       demoSp.close();
-      throw err;
+      throw listenFailed('demo-sp', config.host, config.demo.spPort, err);
     }
   }
   hashConfigPasswordsSoon(idp);

@@ -14,7 +14,8 @@ export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 /** The options every offline command (keys, mint, users, conformance) takes. */
 export const OFFLINE_OPTIONS = { ...HELP_OPTION, config: { type: 'string' }, 'data-dir': { type: 'string' } } as const;
 /** The help text of OFFLINE_OPTIONS. */
-export const COMMON_OPTIONS = `  --config FILE      YAML or JSON config file (env MOCK_IDP_CONFIG; default: the demo config)
+export const COMMON_OPTIONS = `  --config FILE      YAML or JSON config file (env MOCK_IDP_CONFIG, or the text in
+                     MOCK_IDP_CONFIG_JSON; default: the demo config)
   --data-dir DIR     data directory (env DATA_DIR)
 `;
 
@@ -42,7 +43,7 @@ export interface OfflineValues {
   'keys-dir'?: string | undefined;
 }
 
-/** Loads the config for an offline command: --config, MOCK_IDP_CONFIG, or the demo config. */
+/** Loads the config for an offline command: --config, MOCK_IDP_CONFIG, MOCK_IDP_CONFIG_JSON, or the demo config. */
 export function offlineConfig(values: OfflineValues): ResolvedConfig {
   const env = { ...process.env };
   if (values['data-dir'] !== undefined) env.DATA_DIR = values['data-dir'];

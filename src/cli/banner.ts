@@ -10,9 +10,23 @@ export function banner(config: ResolvedConfig, running: Running): string {
   if (running.demoServer) {
     lines.push(`  Demo SP:   ${config.demo.spBaseUrl}/LoginSSO.aspx?siteid=${encodeURIComponent(config.demo.siteId)}  (Comm100-like)`);
   }
-  lines.push(`  JWKS:      ${config.baseUrl}/.well-known/jwks.json`);
+  const b = config.baseUrl;
+  lines.push(
+    `  Flows:     ${b}/flows  (the sign-ins so far, each token and Response decoded)`,
+    `  Decode:    ${b}/debug/decode  (paste a JWT or a SAMLResponse)`,
+    `  SAML:      ${b}/saml/metadata  (IdP metadata; certificate at ${b}/saml/cert.pem)`,
+    `  JWKS:      ${b}/.well-known/jwks.json`,
+  );
+  const testable = config.serviceProviders.filter((sp) => sp.jwt || sp.saml);
+  if (testable.length > 0) lines.push(`  Conformance: ${b}/conformance/<sp>  (test an SP: ${testable.map((sp) => sp.id).join(', ')})`);
+  // Whether the control API is on, never the token itself.
+  lines.push(
+    config.adminToken
+      ? `  Control API: on at ${b}/api  (Authorization: Bearer <adminToken>; reference at ${b}/api/openapi.json)`
+      : '  Control API: off  (set adminToken or MOCK_IDP_ADMIN_TOKEN to turn it on)',
+  );
   for (const sp of config.serviceProviders) {
-    if (sp.jwt) lines.push(`  SP ${sp.id}: remote login URL ${config.baseUrl}/sso/jwt/${sp.id}?redirect_url=…  (${sp.jwt.algorithm}, ${sp.jwt.delivery})`);
+    if (sp.jwt) lines.push(`  SP ${sp.id}: remote login URL ${b}/sso/jwt/${sp.id}?redirect_url=…  (${sp.jwt.algorithm}, ${sp.jwt.delivery})`);
   }
   lines.push(`  Config:    ${config.source}`, `  Data:      ${config.dataDir}`);
   if (running.tls?.certFile) lines.push(trustInstructions(running.tls.certFile));
@@ -35,6 +49,12 @@ export function warnings(config: ResolvedConfig, running: Running): string[] {
   const base = new URL(config.baseUrl);
   if (base.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(base.hostname)) {
     out.push(`baseUrl ${config.baseUrl} is plain http on a non-local host: tokens travel in clear text. Use https.`);
+  }
+  const spUrl = new URL(config.demo.spBaseUrl);
+  if (running.demoServer && ['localhost', '127.0.0.1', '[::1]'].includes(spUrl.hostname) && Number(spUrl.port || 80) !== running.demoPort) {
+    out.push(
+      `demo.spBaseUrl ${config.demo.spBaseUrl} names port ${spUrl.port || 80}, but the demo SP listens on ${running.demoPort} (demo.spPort): right behind a port mapping or a proxy; otherwise leave demo.spBaseUrl out (it follows demo.spPort) or make the two agree.`,
+    );
   }
   for (const f of running.idp.context.keystore.generated) out.push(`Generated a new key: ${f}`);
   if (config.allowLoginHint) {

@@ -3,6 +3,7 @@
  * code (0 success, 1 runtime failure, 2 usage or config error) and a message.
  */
 import { ConfigError, IdpError } from '../errors.js';
+import { ListenError } from '../server.js';
 import { UsageError } from './args.js';
 import { conformance } from './conformance.js';
 import { keys } from './keys.js';
@@ -13,12 +14,13 @@ import { users } from './users.js';
 const MAIN_HELP = `Usage: mock-idp <command> [options]
 
 Commands:
-  serve                          start the IdP (the default command)
-  check-config FILE              validate a config file and print it resolved, secrets masked
-  keys list|generate|rotate      show, create or rotate the signing keys
-  mint jwt --sp ID --user EMAIL  print a token without a server
-  users list|add|disable|enable  manage users in the data directory's store
-  conformance --sp ID            fire good and bad tokens/assertions at an SP and report
+  serve                           start the IdP (the default command)
+  check-config [FILE]             validate a config and print it resolved, secrets masked
+  keys list|generate|rotate       show, create or rotate the signing keys
+  mint jwt --sp ID --user EMAIL   print a token without a server
+  mint saml --sp ID --user EMAIL  print a signed SAMLResponse without a server
+  users list|add|disable|enable   manage users in the data directory's store
+  conformance --sp ID             fire good and bad tokens/assertions at an SP and report
 
 Run "mock-idp <command> --help" for a command's options.
 `;
@@ -69,9 +71,11 @@ function failed(err: unknown): number {
     // A bad --fault value is a usage error; anything else failed at run time.
     return err.code === 'invalid_fault' ? 2 : 1;
   }
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE' || code === 'EACCES') {
-    process.stderr.write(`mock-idp: cannot listen: ${(err as Error).message}. Set another port with --port or PORT.\n`);
+  if (err instanceof ListenError) {
+    const what = err.server === 'idp' ? 'the IdP' : 'the demo SP';
+    const reason = err.code === 'EADDRINUSE' ? 'the port is in use' : 'not allowed to use that port';
+    const option = err.server === 'idp' ? '--port or PORT (port in a config file)' : '--demo-sp-port or DEMO_SP_PORT (demo.spPort in a config file)';
+    process.stderr.write(`mock-idp: cannot listen on ${err.host}:${err.port} for ${what}: ${reason} (${err.message}). Set another port for ${what} with ${option}.\n`);
     return 1;
   }
   process.stderr.write(`mock-idp: failed to start: ${(err as Error).message}\n`);

@@ -65,7 +65,7 @@ async function add(services: Services, values: AddValues): Promise<number> {
   const password = values['password-stdin'] ? await readStdin() : values.password;
   if (!password) throw new UsageError('users add needs --password P or --password-stdin');
   const parsed = userSchema.safeParse({ email: values.email, password, name: values.name, attributes: Object.fromEntries(pairs(values.attr, '--attr')) });
-  if (!parsed.success) throw new UsageError(`invalid user:\n${formatIssues(parsed.error)}`);
+  if (!parsed.success) throw new UsageError(`invalid user:\n${formatIssues(parsed.error, userSchema)}`);
   const user = await services.users.create(parsed.data);
   process.stdout.write(`added ${user.email}\n`);
   return 0;

@@ -9,6 +9,8 @@ import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { bundledKeysDir, packageRoot } from '../paths.js';
+import { formatIssues } from './issues.js';
+import { SECRET_KEYS } from './mask.js';
 import {
   configSchema,
   serviceProvidersSchema,
@@ -74,24 +76,7 @@ export interface LoadOptions {
   demo?: boolean;
 }
 
-/** Formats a zod error as lines naming each key. */
-export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      let where = issue.path.reduce<string>(
-        (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
-        '',
-      );
-      let message = issue.message;
-      if (issue.code === 'unrecognized_keys') {
-        const keys = issue.keys.map((k) => (where ? `${where}.${k}` : k));
-        where = keys.join(', ');
-        message = issue.keys.length > 1 ? 'unknown keys' : 'unknown key';
-      }
-      return `  - ${where || '(top level)'}: ${message}`;
-    })
-    .join('\n');
-}
+export { formatIssues } from './issues.js';
 
 function readConfigFile(file: string): unknown {
   let text: string;
@@ -103,12 +88,17 @@ function readConfigFile(file: string): unknown {
       code === 'ENOENT' ? `Config file not found: ${file}` : `Cannot read config file ${file}: ${code ?? 'error'}`,
     );
   }
+  return parseConfigText(text, file);
+}
+
+/** YAML or JSON text (JSON is YAML) as a value; `source` names the file or variable in errors. */
+function parseConfigText(text: string, source: string): unknown {
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const pos = first.linePos?.[0];
     throw new ConfigError(
-      `Invalid config in ${file}: not valid YAML or JSON${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${first.message.split('\n')[0]}`,
+      `Invalid config in ${source}: not valid YAML or JSON${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${first.message.split('\n')[0]}`,
     );
   }
   const value: unknown = doc.toJS();
@@ -116,10 +106,10 @@ function readConfigFile(file: string): unknown {
 }
 
 function applyEnv(input: unknown, env: NodeJS.ProcessEnv, source: string): Record<string, unknown> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  if (!isMapping(input)) {
     throw new ConfigError(`Invalid config in ${source}: the top level must be a mapping of keys to values`);
   }
-  const out: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  const out: Record<string, unknown> = { ...input };
   if (env.BASE_URL) out.baseUrl = env.BASE_URL;
   if (env.HOST) out.host = env.HOST;
   // Paths from the environment are relative to the working directory, not to the config file.
@@ -128,14 +118,66 @@ function applyEnv(input: unknown, env: NodeJS.ProcessEnv, source: string): Recor
   if (env.SESSION_SECRET) out.sessionSecret = env.SESSION_SECRET;
   if (env.REDIS_URL) out.redisUrl = env.REDIS_URL;
   if (env.MOCK_IDP_ADMIN_TOKEN) out.adminToken = env.MOCK_IDP_ADMIN_TOKEN;
-  if (env.PORT !== undefined && env.PORT !== '') {
-    const port = Number(env.PORT);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new ConfigError(`Invalid environment variable PORT: "${env.PORT}" is not a port number (0-65535)`);
-    }
-    out.port = port;
-  }
+  const port = envPort(env, 'PORT');
+  if (port !== undefined) out.port = port;
+  const spPort = envPort(env, 'DEMO_SP_PORT');
+  if (spPort !== undefined) out.demo = { ...(isMapping(out.demo) ? out.demo : {}), spPort };
   return out;
+}
+
+/** A port number from the environment, if the variable is set. */
+function envPort(env: NodeJS.ProcessEnv, name: 'PORT' | 'DEMO_SP_PORT'): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const port = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`Invalid environment variable ${name}: "${text}" is not a port number (0-65535)`);
+  }
+  return port;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The placeholder that stands for the demo SP's public URL in the config's URLs. */
+export const DEMO_SP_PLACEHOLDER = '${demo.spBaseUrl}';
+
+/**
+ * The demo SP's public URL: demo.spBaseUrl as written, else derived from demo.spPort
+ * (or DEMO_SP_PORT), so that moving the port moves the URL. Then `${demo.spBaseUrl}`
+ * in the service providers' and the console's strings becomes that URL, so the
+ * demo SP's registered URLs (redirect, ACS, logout, origins, the console embed) move
+ * with it. Invalid values are left to the schema to report.
+ */
+function resolveDemoSpUrls(input: Record<string, unknown>, source: string): void {
+  const demo = isMapping(input.demo) ? { ...input.demo } : {};
+  const spPort = demo.spPort ?? 8081;
+  if (demo.spBaseUrl === undefined && typeof spPort === 'number' && Number.isInteger(spPort) && spPort > 0 && spPort <= 65535) {
+    demo.spBaseUrl = `http://localhost:${spPort}`;
+    input.demo = demo;
+  }
+  const url = typeof demo.spBaseUrl === 'string' ? demo.spBaseUrl.replace(/\/+$/, '') : undefined;
+  const substitute = (value: unknown, where: string): unknown => {
+    // A URL with the placeholder starts with it; other strings (claims, names) are left alone.
+    if (typeof value === 'string') {
+      if (!value.startsWith('${')) return value;
+      if (!value.startsWith(DEMO_SP_PLACEHOLDER)) {
+        throw new ConfigError(`Invalid config in ${source}:\n  - ${where}: unknown placeholder ${/^\$\{[^}]{0,40}\}?/.exec(value)![0]} (the one placeholder is ${DEMO_SP_PLACEHOLDER})`);
+      }
+      if (url === undefined) {
+        throw new ConfigError(`Invalid config in ${source}:\n  - ${where}: ${DEMO_SP_PLACEHOLDER} needs demo.spBaseUrl when demo.spPort is 0 (a random port)`);
+      }
+      return url + value.slice(DEMO_SP_PLACEHOLDER.length);
+    }
+    if (Array.isArray(value)) return value.map((v, i) => substitute(v, `${where}[${i}]`));
+    // Secrets are never rewritten (nor quoted in a message).
+    if (isMapping(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.has(k) ? v : substitute(v, `${where}.${k}`)]));
+    return value;
+  };
+  for (const key of ['serviceProviders', 'console'] as const) {
+    if (input[key] !== undefined) input[key] = substitute(input[key], key);
+  }
 }
 
 function readPem(value: string | null, baseDir: string, where: string, source: string): string | null {
@@ -184,7 +226,7 @@ export function withServiceProviders(config: ResolvedConfig, inputs: readonly un
   const parsed = serviceProvidersSchema.safeParse(inputs);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ ...i, path: ['serviceProviders', ...i.path] }));
-    throw new ConfigError(`Invalid service providers (${source}):\n${formatIssues({ issues } as z.ZodError)}`);
+    throw new ConfigError(`Invalid service providers (${source}):\n${formatIssues({ issues } as z.ZodError, configSchema)}`);
   }
   const ctx = { baseUrl: config.baseUrl, baseDir: process.cwd(), source };
   return deepFreeze({
@@ -205,13 +247,14 @@ export function resolveConfig(
   const { source, baseDir } = options;
   const withEnv = applyEnv(input, options.env ?? {}, source);
   if (options.https && withEnv.tls === undefined) withEnv.tls = { selfSigned: true };
+  resolveDemoSpUrls(withEnv, source);
   // A port given without a baseUrl moves the default baseUrl along with it.
   if (withEnv.baseUrl === undefined && typeof withEnv.port === 'number' && withEnv.port !== 0) {
     withEnv.baseUrl = `http://localhost:${withEnv.port}`;
   }
   const parsed = configSchema.safeParse(withEnv);
   if (!parsed.success) {
-    throw new ConfigError(`Invalid config in ${source}:\n${formatIssues(parsed.error)}`);
+    throw new ConfigError(`Invalid config in ${source}:\n${formatIssues(parsed.error, configSchema)}`);
   }
   const c = parsed.data;
   let baseUrl = c.baseUrl.replace(/\/+$/, '');
@@ -246,10 +289,43 @@ export function resolveConfig(
   return deepFreeze(config);
 }
 
-/** Loads the config for the server and the CLI: file or MOCK_IDP_CONFIG, else the embedded demo config. */
+/**
+ * The config as a user writes it: the keys of the config schema, with the defaults
+ * filled in and the environment applied (what `check-config` prints, masked). Not
+ * the internal fields (origins, sources, the inputs kept for the API).
+ */
+export function writtenConfig(config: ResolvedConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[]) {
+    if (key === 'serviceProviders') out[key] = serviceProvidersSchema.parse(config.serviceProviderInputs);
+    else if (key === 'tls') out[key] = config.tls && { cert: config.tls.cert, key: config.tls.key, selfSigned: config.tls.selfSigned };
+    else out[key] = config[key];
+  }
+  return out;
+}
+
+/** The environment variable that holds a whole config (JSON or YAML text), for containers. */
+export const INLINE_CONFIG_VARIABLE = 'MOCK_IDP_CONFIG_JSON';
+
+/**
+ * Loads the config for the server and the CLI: the file (`file`, else
+ * MOCK_IDP_CONFIG), or the text of MOCK_IDP_CONFIG_JSON, else the embedded demo
+ * config. A file and MOCK_IDP_CONFIG_JSON together are refused: one of them would
+ * be silently ignored.
+ */
 export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
   const env = options.env ?? process.env;
   const file = options.file ?? (env.MOCK_IDP_CONFIG || undefined);
+  const inline = env[INLINE_CONFIG_VARIABLE];
+  if (inline !== undefined && inline.trim() !== '') {
+    if (file !== undefined) {
+      const given = options.file !== undefined ? `--config ${options.file}` : `MOCK_IDP_CONFIG=${file}`;
+      throw new ConfigError(`Both ${given} and ${INLINE_CONFIG_VARIABLE} are set: give the config one way (unset one of them)`);
+    }
+    const input = parseConfigText(inline, INLINE_CONFIG_VARIABLE);
+    // Relative paths in an inline config (dataDir, keysDir, PEM files) are relative to the working directory.
+    return resolveConfig(input, { source: INLINE_CONFIG_VARIABLE, baseDir: process.cwd(), env, demo: options.demo ?? false, https: options.https ?? false });
+  }
   if (file === undefined) {
     const input = readConfigFile(DEMO_CONFIG_FILE);
     // The demo config's relative paths (data directory) are relative to where the user runs it.

@@ -156,8 +156,10 @@ export const configSchema = z
     demo: z
       .strictObject({
         enabled: z.boolean().default(false).describe('Start the demo service provider beside the IdP.'),
-        spPort: z.number().int().min(0).max(65535).default(8081).describe('Port of the demo SP.'),
-        spBaseUrl: httpUrl.default('http://localhost:8081').describe('Public URL of the demo SP.'),
+        spPort: z.number().int().min(0).max(65535).default(8081).describe('Port of the demo SP (env DEMO_SP_PORT overrides).'),
+        spBaseUrl: httpUrl
+          .default('http://localhost:8081')
+          .describe('Public URL of the demo SP. Default: http://localhost:<spPort>. `${demo.spBaseUrl}` at the start of a URL under serviceProviders or console stands for it, so the demo SP\'s registered URLs move with its port.'),
         siteId: z.string().min(1).default('10000').describe('The demo SP\'s site id (as in LoginSSO.aspx?siteid=).'),
         agents: z
           .array(

@@ -61,6 +61,8 @@ describe('mock-idp serve', () => {
   it('finishes a request in flight on SIGTERM, refuses new connections, and exits 0', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [...CLI, 'serve', '--config', userConfig(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
       const banner = await waitForOutput(child, /mock-idp is running/);
       assert.match(banner, /Generated HS256 shared secret for SP "sp"/, 'a generated secret is shown once');
@@ -98,6 +100,8 @@ describe('mock-idp serve', () => {
       assert.match(response, /^HTTP\/1\.1 403 /, 'the in-flight request got its full answer');
       assert.match(response, /The form has expired or was not sent from this site/);
       assert.equal(await exitOf(child), 0);
+      if (child.stderr.readable) await new Promise((r) => child.stderr.once('close', r));
+      assert.match(stderr, /\nmock-idp stopped \(SIGTERM\) after \d+\.\d s\n$/, 'one last line says the shutdown has finished');
     } finally {
       child.kill('SIGKILL');
     }
@@ -121,7 +125,25 @@ describe('mock-idp serve', () => {
       let err2 = '';
       second.stderr.on('data', (d: Buffer) => (err2 += d.toString()));
       assert.equal(await exitOf(second), 1);
-      assert.match(err2, /cannot listen: .*EADDRINUSE.*Set another port with --port or PORT/);
+      assert.match(err2, /cannot listen on 127\.0\.0\.1:\d+ for the IdP: the port is in use .*EADDRINUSE.*Set another port for the IdP with --port or PORT/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('names the option that moves the demo SP when its port is taken', async () => {
+    const [idpPort, spPort] = [await freePort(), await freePort()];
+    const blocker = net.createServer().listen(spPort, 'localhost');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      const child = spawn(process.execPath, [...CLI, 'serve'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, MOCK_IDP_CONFIG: '', PORT: String(idpPort), DEMO_SP_PORT: String(spPort), DATA_DIR: tempDir('mock-idp-cli-') },
+      });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      assert.equal(await exitOf(child), 1);
+      assert.match(err, new RegExp(`cannot listen on localhost:${spPort} for the demo SP: the port is in use .*Set another port for the demo SP with --demo-sp-port or DEMO_SP_PORT`));
     } finally {
       blocker.close();
     }
