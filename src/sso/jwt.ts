@@ -23,13 +23,13 @@ export interface JwtSignInInput {
 }
 
 interface JwtState extends JwtSignInInput {
-  sp?: JwtSp;
-  url?: URL;
-  relayState?: string | undefined;
-  choice?: DeliveryChoice<JwtFault>;
-  user?: User | undefined;
-  signIn?: boolean;
-  record?: RefusalRecord | undefined;
+  sp: JwtSp | undefined;
+  url: URL | undefined;
+  relayState: string | undefined;
+  choice: DeliveryChoice<JwtFault> | undefined;
+  user: User | undefined;
+  signIn: boolean | undefined;
+  record: RefusalRecord | undefined;
 }
 
 const recordOf = (sp: JwtSp, destination?: string): RefusalRecord => ({
@@ -119,5 +119,19 @@ export const JWT_STEPS: readonly Step<JwtState, JwtOutcome>[] = [
 ];
 
 export function decideJwtSignIn(input: JwtSignInInput): JwtOutcome {
-  return decide(JWT_STEPS, { ...input });
+  // Every field named up front: one object shape for every sign-in, which the steps then fill in.
+  const state: JwtState = {
+    spId: input.spId,
+    query: input.query,
+    session: input.session,
+    env: input.env,
+    sp: undefined,
+    url: undefined,
+    relayState: undefined,
+    choice: undefined,
+    user: undefined,
+    signIn: undefined,
+    record: undefined,
+  };
+  return decide(JWT_STEPS, state);
 }

@@ -42,9 +42,14 @@ export interface SamlSignInInput {
 }
 
 interface SamlState extends SamlSignInInput {
-  user?: User | undefined;
-  signIn?: boolean;
-  record?: RefusalRecord | undefined;
+  user: User | undefined;
+  signIn: boolean | undefined;
+  record: RefusalRecord | undefined;
+}
+
+/** Every field named up front: one object shape for every sign-in, which the steps then fill in. */
+function stateOf(input: SamlSignInInput): SamlState {
+  return { sp: input.sp, request: input.request, receivedAt: input.receivedAt, choice: input.choice, query: input.query, session: input.session, env: input.env, user: undefined, signIn: undefined, record: undefined };
 }
 
 const recordOf = (sp: SamlSp, initiator: 'sp' | 'idp', destination: string): RefusalRecord => ({
@@ -136,11 +141,11 @@ export const IDP_INITIATED_STEPS: readonly Step<SamlState, SamlOutcome>[] = [
 ];
 
 export function decideAuthnRequest(input: SamlSignInInput): SamlOutcome {
-  return decide(AUTHN_REQUEST_STEPS, { ...input });
+  return decide(AUTHN_REQUEST_STEPS, stateOf(input));
 }
 
 export function decideIdpInitiated(input: SamlSignInInput): SamlOutcome {
-  return decide(IDP_INITIATED_STEPS, { ...input });
+  return decide(IDP_INITIATED_STEPS, stateOf(input));
 }
 
 /** The flow history's note of a refused SP-initiated sign-in. */
