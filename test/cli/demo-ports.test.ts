@@ -1,32 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { hiddenField, unescapeHtml } from '../helpers/http.js';
 import { freePort, tempDir } from '../helpers/idp.js';
+import { waitForOutput } from './process.js';
 
 const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
-
-/** Output of a child until `pattern` shows (stdout and stderr together). */
-function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (pattern.test(out)) {
-        clearTimeout(timer);
-        resolve(out);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ${pattern}:\n${out}`));
-    });
-  });
-}
 
 /** A browser's cookie jar, in miniature: cookies by host name (browsers do not separate ports). */
 class Browser {
@@ -89,7 +69,7 @@ describe('the demo on other ports', () => {
       env: { ...process.env, MOCK_IDP_CONFIG: '', MOCK_IDP_CONFIG_JSON: '', BASE_URL: '', PORT: String(idpPort), DATA_DIR: tempDir('mock-idp-demo-ports-'), LOG_LEVEL: 'warn' },
     });
     try {
-      const banner = await waitFor(child, /mock-idp is running[\s\S]*Config:/);
+      const banner = await waitForOutput(child, /mock-idp is running[\s\S]*Config:/, 20_000);
       assert.match(banner, new RegExp(`IdP: +http://localhost:${idpPort} `));
       assert.match(banner, new RegExp(`Demo SP: +http://localhost:${spPort}/LoginSSO\\.aspx\\?siteid=10000`));
       assert.doesNotMatch(banner, /:8080|:8081/, 'no URL names the default ports');
