@@ -38,6 +38,8 @@ const EXTERNAL = [
   // Shares its module with xml-crypto and saml2-js, which load it from node_modules.
   '@xmldom/xmldom',
   'ejs',
+  // Only for LOG_FORMAT=pretty or a terminal: loaded with require when first asked for.
+  'pino-pretty',
 ];
 
 const result = await build({

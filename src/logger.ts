@@ -1,11 +1,11 @@
 /**
  * Structured logs with pino: one JSON line per event, level from LOG_LEVEL; on a
- * terminal (or LOG_FORMAT=pretty) one readable line instead (pino-pretty is not a
- * dependency: prettyLine() formats the few shapes mock-idp writes).
+ * terminal (or LOG_FORMAT=pretty) one readable line instead, by pino-pretty.
  * Log lines never carry passwords, secrets, token signatures or private keys:
  * request URLs are logged with sensitive parameter values redacted, headers
  * and bodies are not logged at all.
  */
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { ConfigError } from './errors.js';
 
@@ -46,32 +46,35 @@ export function logFormat(env: NodeJS.ProcessEnv = process.env, isTty = process.
   return isTty && env.NODE_ENV !== 'production' ? 'pretty' : 'json';
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-
-/** One JSON log line as a line a person reads: time, level, then for a request: method, URL, status, ms. */
-export function prettyLine(json: string): string {
-  let entry: Record<string, unknown>;
-  try {
-    entry = JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    return json;
-  }
-  const { time, level, msg, name: _name, pid: _pid, hostname: _hostname, req, res, responseTime, ...rest } = entry;
-  const clock = typeof time === 'string' ? time.slice(11, 23) : new Date().toISOString().slice(11, 23);
-  const head = `${clock} ${(LEVEL_NAMES[level as number] ?? String(level)).padEnd(5)}`;
-  const r = req as { id?: string; method?: string; url?: string } | undefined;
-  if (r?.method !== undefined && r.url !== undefined) {
-    const status = (res as { statusCode?: number } | undefined)?.statusCode ?? '-';
-    const aborted = msg === 'request aborted' ? '  (aborted)' : '';
-    return `${head} ${r.method} ${r.url} ${status} ${String(responseTime ?? '-')} ms${aborted}\n`;
-  }
-  const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  return `${head} ${String(msg ?? '')}${extra.length ? `  ${extra.join(' ')}` : ''}\n`;
+/**
+ * A formatter of one JSON log line into a line a person reads, made with
+ * pino-pretty: time, level, then for a request: method, URL, status, ms; other
+ * fields follow on the same line. pino-pretty is loaded only when asked for
+ * (a piped or production server never loads it), synchronously, so that
+ * createLogger stays synchronous.
+ */
+export function prettyFormatter(options: { colorize?: boolean } = {}): (json: string) => string {
+  const require = createRequire(import.meta.url);
+  const { prettyFactory } = require('pino-pretty') as typeof import('pino-pretty');
+  return prettyFactory({
+    colorize: options.colorize ?? false,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name,req,res,responseTime',
+    singleLine: true,
+    messageFormat: (log, messageKey) => {
+      const req = log.req as { method?: string; url?: string } | undefined;
+      if (req?.method === undefined || req.url === undefined) return String(log[messageKey] ?? '');
+      const status = (log.res as { statusCode?: number } | undefined)?.statusCode ?? '-';
+      const aborted = log[messageKey] === 'request aborted' ? '  (aborted)' : '';
+      return `${req.method} ${req.url} ${status} ${String(log.responseTime ?? '-')} ms${aborted}`;
+    },
+  });
 }
 
-/** A pino destination that writes prettyLine() of each line to `out`. */
-export function prettyDestination(out: { write(text: string): unknown } = process.stdout): DestinationStream {
-  return { write: (line: string) => void out.write(prettyLine(line)) };
+/** A pino destination that writes each line to `out` as prettyFormatter() makes it; colours only on a terminal. */
+export function prettyDestination(out: { write(text: string): unknown; isTTY?: boolean } = process.stdout): DestinationStream {
+  const pretty = prettyFormatter({ colorize: out.isTTY === true && !process.env.NO_COLOR });
+  return { write: (line: string) => void out.write(pretty(line)) };
 }
 
 export function createLogger(options: { level?: string; destination?: DestinationStream; format?: LogFormat } = {}): Logger {

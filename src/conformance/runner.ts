@@ -7,8 +7,8 @@
  */
 import type { ResolvedServiceProvider } from '../config/load.js';
 import { IdpError } from '../errors.js';
-import { faultCatalog, type FaultInfo, type JwtFault, type SamlFault } from '../faults/index.js';
-import { Issuer } from '../issue/issuer.js';
+import { type FaultInfo, type JwtFault, type SamlFault } from '../faults/index.js';
+import { Issuer, faultsFor } from '../issue/issuer.js';
 import { samlIdpContext } from '../issue/saml-idp.js';
 import { MemoryStateStore } from '../state/memory.js';
 import { appendToUrl } from '../jwt/redirect-url.js';
@@ -257,7 +257,7 @@ export class ConformanceRunner {
     });
 
     for (const protocol of protocols) {
-      const catalog: readonly FaultInfo[] = faultCatalog(protocol).filter((f) => !(f.name === 'hs-rs-confusion' && sp.jwt?.algorithm === 'HS256'));
+      const catalog: readonly FaultInfo[] = faultsFor(protocol, sp);
       const validTitle = protocol === 'jwt' ? `A valid token, delivered by ${sp.jwt!.delivery === 'post' ? 'form POST' : 'redirect'}` : `A valid signed Response, auto-POSTed to the ACS${sp.conformance?.startUrl ? ' in answer to a fresh AuthnRequest' : ' (unsolicited)'}`;
       const validRef = protocol === 'jwt' ? 'RFC 7519 §7.2' : 'SAML 2.0 Profiles §4.1.4';
       if (stopped) {

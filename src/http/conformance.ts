@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { VERDICT_LABEL, headline, observedText } from '../conformance/report.js';
 import { runConformance } from '../conformance/runner.js';
 import { IdpError } from '../errors.js';
-import { faultCatalog } from '../faults/index.js';
+import { faultsFor } from '../issue/issuer.js';
 import { parseBody } from './body.js';
 import type { AppContext } from './context.js';
 import { checkCsrf, csrfToken, field, noStore, refuseCrossSite } from './security.js';
@@ -23,7 +23,7 @@ export function conformanceRouter(ctx: AppContext): Router {
     if (!sp) throw new IdpError('unknown_sp', `There is no service provider "${spId}".`);
     if (!sp.jwt && !sp.saml) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.name}" has neither a jwt nor a saml section.`);
     const protocols = [...(sp.jwt ? ['jwt' as const] : []), ...(sp.saml ? ['saml' as const] : [])];
-    const caseCount = protocols.reduce((n, p) => n + faultCatalog(p).filter((f) => !(f.name === 'hs-rs-confusion' && sp.jwt?.algorithm === 'HS256')).length + 2, 0);
+    const caseCount = protocols.reduce((n, p) => n + faultsFor(p, sp).length + 2, 0);
     return { sp, protocols, caseCount };
   };
 

@@ -1,16 +1,14 @@
 /** The review page: a held delivery decoded, with its destination, a curl command and the faults that can be chosen. */
 import type { Request, Response } from 'express';
-import { faultCatalog, faultInfo, faultLabel, type FaultInfo, type FaultProtocol, type JwtFault, type JwtFaultName } from '../faults/catalog.js';
+import { faultInfo, faultLabel, type FaultProtocol, type JwtFault } from '../faults/catalog.js';
 import type { SamlEdit } from '../faults/saml.js';
 import { prettyForHistory } from '../flows/record.js';
-import { jwtFaultUnfitFor, type IssuedSamlResponse } from '../issue/issuer.js';
+import { faultsFor, type IssuedSamlResponse } from '../issue/issuer.js';
 import { inspectJwt, jwtTrustOf } from '../inspect/jwt.js';
 import { inspectSaml, samlTrustOf } from '../inspect/saml.js';
 import { jwtFields, jwtLocation, samlFields, type JwtSend, type SamlSend } from './answer.js';
 import type { AppContext } from './context.js';
 import type { Held } from './review-store.js';
-import { isJwtSp } from '../sps.js';
-import type { ResolvedServiceProvider } from '../config/load.js';
 import { csrfToken, noStore } from './security.js';
 import { shownTime } from '../time-format.js';
 
@@ -34,17 +32,6 @@ function samlEditOf(issued: IssuedSamlResponse, inspection: ReturnType<typeof in
   return { nameId: issued.nameId, attributes: Object.fromEntries(Object.entries(assertion?.attributes ?? {}).map(([k, v]) => [k, v.length === 1 ? v[0]! : v])) };
 }
 
-/** The faults the page offers: those the issuer would apply to this SP (one rule, `jwtFaultUnfitFor`). */
-function offeredFaults(protocol: FaultProtocol, sp: ResolvedServiceProvider | undefined): readonly FaultInfo[] {
-  const catalog = faultCatalog(protocol);
-  if (protocol !== 'jwt' || !sp || !isJwtSp(sp)) return catalog;
-  return catalog.filter((f) => {
-    const name = f.name as JwtFaultName;
-    const fault: JwtFault = name === 'clock-skew' ? { name, seconds: 0 } : { name };
-    return !jwtFaultUnfitFor(sp, [fault]);
-  });
-}
-
 export interface ViewOptions {
   status?: number;
   error?: string | undefined;
@@ -65,7 +52,7 @@ export function renderReview(ctx: AppContext, req: Request, res: Response, key: 
     user: item.user,
     protocol,
     faults: item.faults.map((f) => ({ label: faultLabel(f), info: faultInfo(protocol, f.name) })),
-    catalog: offeredFaults(protocol, sp),
+    catalog: faultsFor(protocol, sp),
     selectedFault: item.faults.length === 1 ? item.faults[0]!.name : '',
     skewSeconds: item.faults.find((f): f is Extract<JwtFault, { name: 'clock-skew' }> => f.name === 'clock-skew')?.seconds ?? 120,
     edited: item.edited,

@@ -13,14 +13,15 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { epochSeconds, type Clock } from '../clock.js';
 import { IdpError } from '../errors.js';
-import type { JwtFault, SamlFault } from '../faults/catalog.js';
+import { faultCatalog, type FaultInfo, type FaultProtocol, type JwtFault, type JwtFaultName, type SamlFault } from '../faults/catalog.js';
 import { applyJwtClaimFaults, applyJwtSignatureFault, jwtSignatureFaultOf } from '../faults/jwt.js';
 import { processFaultKeys, type FaultKeys } from '../faults/keys.js';
 import { buildFaultedResponse, type SamlEdit } from '../faults/saml.js';
 import type { AsymmetricAlg, Keystore } from '../keys/keystore.js';
 import type { JwtSigner } from '../jwt/signer.js';
 import { buildResponse, type ResponseInput, type SamlIdpContext } from '../saml/response.js';
-import type { JwtSp, SamlSp } from '../sps.js';
+import { isJwtSp, type JwtSp, type SamlSp } from '../sps.js';
+import type { ResolvedServiceProvider } from '../config/load.js';
 import type { StateStore } from '../state/types.js';
 import type { User } from '../users/store.js';
 
@@ -89,6 +90,20 @@ export function jwtFaultUnfitFor(sp: JwtSp, faults: readonly JwtFault[]): IdpErr
     );
   }
   return undefined;
+}
+
+/**
+ * The faults of a protocol's catalog that the issuer applies to this SP: what the
+ * review page offers and the conformance runner runs (one rule, `jwtFaultUnfitFor`).
+ */
+export function faultsFor(protocol: FaultProtocol, sp: ResolvedServiceProvider | undefined): readonly FaultInfo[] {
+  const catalog = faultCatalog(protocol);
+  if (protocol !== 'jwt' || !sp || !isJwtSp(sp)) return catalog;
+  return catalog.filter((f) => {
+    const name = f.name as JwtFaultName;
+    const fault: JwtFault = name === 'clock-skew' ? { name, seconds: 0 } : { name };
+    return !jwtFaultUnfitFor(sp, [fault]);
+  });
 }
 
 export class Issuer {

@@ -16,10 +16,10 @@ export class SqliteStateStore implements StateStore {
   readonly #get;
   readonly #put;
   readonly #insert;
+  readonly #take;
   readonly #delete;
   readonly #increment;
   readonly #push;
-  readonly #trim;
   readonly #range;
   readonly #length;
   readonly #sweep;
@@ -40,18 +40,28 @@ export class SqliteStateStore implements StateStore {
     this.#insert = db.prepare(
       'INSERT INTO state_values (key, value, expires) VALUES (@key, @value, @expires) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires WHERE state_values.expires <= @now',
     );
-    this.#delete = db.prepare('DELETE FROM state_values WHERE key = ?');
-    this.#increment = db.transaction((key: string, delta: number, ttlMs: number, now: number): number => {
-      const row = this.#get.get(key, now) as { value: string } | undefined;
-      const next = (row ? Number(JSON.parse(row.value)) : 0) + delta;
-      if (row) db.prepare('UPDATE state_values SET value = ? WHERE key = ?').run(JSON.stringify(next), key);
-      else this.#put.run(key, JSON.stringify(next), now + ttlMs);
-      return next;
+    this.#take = db.prepare('DELETE FROM state_values WHERE key = ? RETURNING value, expires');
+    const deleteValue = db.prepare('DELETE FROM state_values WHERE key = ?');
+    const deleteList = db.prepare('DELETE FROM state_lists WHERE key = ?');
+    this.#delete = db.transaction((key: string) => {
+      deleteValue.run(key);
+      deleteList.run(key);
     });
-    this.#push = db.prepare('INSERT INTO state_lists (key, value) VALUES (?, ?)');
-    this.#trim = db.prepare(
+    // One statement (one commit): a live counter gains delta and keeps its expiry, anything else starts over.
+    this.#increment = db.prepare(
+      `INSERT INTO state_values (key, value, expires) VALUES (@key, @delta, @expires) ON CONFLICT(key) DO UPDATE SET
+         value = CASE WHEN state_values.expires > @now THEN CAST(state_values.value AS REAL) + @delta ELSE @delta END,
+         expires = CASE WHEN state_values.expires > @now THEN state_values.expires ELSE @expires END
+       RETURNING value`,
+    );
+    const append = db.prepare('INSERT INTO state_lists (key, value) VALUES (?, ?)');
+    const trim = db.prepare(
       'DELETE FROM state_lists WHERE key = @key AND seq <= (SELECT seq FROM state_lists WHERE key = @key ORDER BY seq DESC LIMIT 1 OFFSET @keep) RETURNING seq, value',
     );
+    this.#push = db.transaction((key: string, value: string, keep: number) => {
+      append.run(key, value);
+      return trim.all({ key, keep }) as { seq: number; value: string }[];
+    });
     this.#range = db.prepare('SELECT value FROM state_lists WHERE key = ? ORDER BY seq DESC LIMIT ? OFFSET ?');
     this.#length = db.prepare('SELECT COUNT(*) AS n FROM state_lists WHERE key = ?');
     this.#sweep = db.prepare('DELETE FROM state_values WHERE expires <= ?');
@@ -82,27 +92,23 @@ export class SqliteStateStore implements StateStore {
   }
 
   async take<T>(key: string): Promise<T | undefined> {
-    const row = this.#db.prepare('DELETE FROM state_values WHERE key = ? RETURNING value, expires').get(key) as { value: string; expires: number } | undefined;
+    const row = this.#take.get(key) as { value: string; expires: number } | undefined;
     return row && row.expires > this.#now() ? (JSON.parse(row.value) as T) : undefined;
   }
 
   async delete(key: string): Promise<void> {
-    this.#delete.run(key);
-    this.#db.prepare('DELETE FROM state_lists WHERE key = ?').run(key);
+    this.#delete(key);
   }
 
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
     const now = this.#now();
-    const next = this.#increment.immediate(key, delta, ttlMs, now);
+    const row = this.#increment.get({ key, delta, expires: now + ttlMs, now }) as { value: string | number };
     this.#wrote(now);
-    return next;
+    return Number(row.value);
   }
 
   async push<T>(key: string, value: T, maxLength: number): Promise<T[]> {
-    const gone = this.#db.transaction(() => {
-      this.#push.run(key, JSON.stringify(value));
-      return this.#trim.all({ key, keep: Math.max(0, maxLength) }) as { seq: number; value: string }[];
-    })();
+    const gone = this.#push(key, JSON.stringify(value), Math.max(0, maxLength));
     return gone.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.value) as T);
   }
 
