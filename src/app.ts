@@ -76,7 +76,7 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
   const { db, keystore, logger } = services;
   let redis: RedisSessions | undefined;
   try {
-    if (config.sessionStore === 'redis') {
+    if (config.store === 'redis') {
       // Loaded only when used: the Redis client costs ~150 ms of start-up and ~16 MiB of memory.
       const { connectRedisSessions } = await import('./store/redis.js');
       redis = await connectRedisSessions(config.redisUrl!, { ttlSeconds: config.sessionTtlSeconds, logger });

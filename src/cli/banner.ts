@@ -63,8 +63,8 @@ export function warnings(config: ResolvedConfig, running: Running): string[] {
   if (config.showUserPicker && !config.source.startsWith(DEMO_CONFIG_FILE)) {
     out.push('showUserPicker is on: the login form lets anyone sign in as a listed user without a password.');
   }
-  if (config.sessionStore === 'redis' && !config.sessionSecret) {
-    out.push('sessionStore is redis but sessionSecret (SESSION_SECRET) is not set: each replica signs cookies with its own generated secret, so they cannot share sessions. Give every replica the same sessionSecret.');
+  if (config.store === 'redis' && !config.sessionSecret) {
+    out.push('store is redis but sessionSecret (SESSION_SECRET) is not set: each replica signs cookies with its own generated secret, so they cannot share sessions. Give every replica the same sessionSecret.');
   }
   return out;
 }

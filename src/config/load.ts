@@ -51,7 +51,9 @@ export interface ResolvedTls {
   selfSigned: boolean;
 }
 
-export interface ResolvedConfig extends Omit<ParsedConfig, 'serviceProviders' | 'keysDir' | 'saml' | 'port' | 'tls'> {
+export interface ResolvedConfig extends Omit<ParsedConfig, 'serviceProviders' | 'keysDir' | 'saml' | 'port' | 'tls' | 'store' | 'sessionStore'> {
+  /** store, or its former name sessionStore, or sqlite. */
+  store: 'sqlite' | 'redis';
   tls: ResolvedTls | undefined;
   port: number;
   keysDir: string;
@@ -272,8 +274,10 @@ export function resolveConfig(
     key: readPem(c.tls.key ?? null, baseDir, 'tls.key', source) ?? undefined,
     selfSigned: c.tls.cert === undefined,
   };
+  const { sessionStore, ...rest } = c;
   const config: ResolvedConfig = {
-    ...c,
+    ...rest,
+    store: c.store ?? sessionStore ?? 'sqlite',
     tls,
     baseUrl,
     port,
@@ -299,7 +303,8 @@ export function writtenConfig(config: ResolvedConfig): Record<string, unknown> {
   for (const key of Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[]) {
     if (key === 'serviceProviders') out[key] = serviceProvidersSchema.parse(config.serviceProviderInputs);
     else if (key === 'tls') out[key] = config.tls && { cert: config.tls.cert, key: config.tls.key, selfSigned: config.tls.selfSigned };
-    else out[key] = config[key];
+    // Written under its current name only.
+    else if (key !== 'sessionStore') out[key] = config[key];
   }
   return out;
 }

@@ -58,15 +58,18 @@ export const configSchema = z
       .min(32, 'must be at least 32 characters')
       .optional()
       .describe('Secret signing the session cookie (env SESSION_SECRET overrides). Generated once and kept in the data directory when absent.'),
-    sessionStore: z
+    store: z
       .enum(['sqlite', 'redis'])
-      .default('sqlite')
-      .describe('Where sign-in sessions live: the SQLite store in the data directory, or Redis (redisUrl) so several IdP replicas share them.'),
+      .optional()
+      .describe(
+        'Where the IdP keeps what several replicas must share: sessions, pending SAML requests, review holds, replay marks, login throttle counts, the flow history, run-time users and service providers, the signing keys. sqlite (the default): the data directory, for one process or processes on one data directory; redis: redisUrl, for replicas behind a load balancer.',
+      ),
+    sessionStore: z.enum(['sqlite', 'redis']).optional().describe('The former name of store, still read (give one of the two).'),
     redisUrl: z
       .string()
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
       .optional()
-      .describe('Redis for sessionStore: redis (env REDIS_URL overrides), e.g. redis://127.0.0.1:6379/0.'),
+      .describe('Redis for store: redis (env REDIS_URL overrides), e.g. redis://127.0.0.1:6379/0.'),
     sessionTtlSeconds: z.number().int().min(60).max(2592000).default(28800).describe('Lifetime of an IdP sign-in session.'),
     passwordHashCost: z
       .number()
@@ -176,8 +179,10 @@ export const configSchema = z
       .describe('The demo service provider (Comm100-like). Off with a user config unless enabled.'),
   })
   .superRefine((c, ctx) => {
-    if (c.sessionStore === 'redis' && !c.redisUrl) {
-      ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'is required when sessionStore is redis (or set REDIS_URL)' });
+    if (c.store !== undefined && c.sessionStore !== undefined && c.store !== c.sessionStore) {
+      ctx.addIssue({ code: 'custom', path: ['sessionStore'], message: `is the former name of store and says ${c.sessionStore} where store says ${c.store}: give only store` });
+    } else if ((c.store ?? c.sessionStore) === 'redis' && !c.redisUrl) {
+      ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'is required when store is redis (or set REDIS_URL)' });
     }
     const emails = new Map<string, number>();
     c.users.forEach((u, i) => {
