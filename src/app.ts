@@ -11,7 +11,6 @@ import type { Clock } from './clock.js';
 import type { ResolvedConfig } from './config/load.js';
 import { createLogger, type Logger } from './logger.js';
 import { SqliteSessionStore } from './store/session-store.js';
-import type { RedisSessions } from './store/redis.js';
 import { createServices } from './services.js';
 import type { GeneratedSecret } from './jwt/secrets.js';
 import { publicDir, viewsDir } from './paths.js';
@@ -74,13 +73,8 @@ function capturedHeaders(middleware: (req: http.IncomingMessage, res: http.Serve
 export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Promise<Idp> {
   const services = await createServices(config, { ...(deps.clock ? { clock: deps.clock } : {}), logger: deps.logger ?? createLogger() });
   const { db, keystore, logger } = services;
-  let redis: RedisSessions | undefined;
+  const redis = services.redis;
   try {
-    if (config.store === 'redis') {
-      // Loaded only when used: the Redis client costs ~150 ms of start-up and ~16 MiB of memory.
-      const { connectRedisSessions } = await import('./store/redis.js');
-      redis = await connectRedisSessions(config.redisUrl!, { ttlSeconds: config.sessionTtlSeconds, logger });
-    }
     const sqliteSessions = redis ? undefined : new SqliteSessionStore(db, { defaultTtlMs: config.sessionTtlSeconds * 1000 });
     const readiness = async (): Promise<Record<string, string>> => {
       let store = 'ok';
@@ -96,12 +90,13 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
         // Until then a sign-in of such a user works but waits for its own hash.
         users: pending === 0 ? 'ok' : `hashing or checking the passwords of ${pending} config user(s)`,
       };
-      if (redis) checks.sessions = await redis.health();
+      if (redis) checks.redis = await redis.health();
       return checks;
     };
     // The services object itself (not a copy): its config and signer change when SPs change at run time.
     const secure = config.baseUrl.startsWith('https:');
-    const store = redis?.store ?? sqliteSessions!;
+    // Loaded only with Redis (connect-redis and the client are not part of a SQLite start).
+    const store = redis ? (await import('./store/redis.js')).redisSessionStore(redis, config.sessionTtlSeconds) : sqliteSessions!;
     const secret = sessionSecret(config.sessionSecret, db);
     const sessions = sessionIssuer({ store, secret, secure, ttlSeconds: config.sessionTtlSeconds, now: () => services.clock.now() });
     // The app's templates, compiled once into ejs' cache: no view lookup or option merging per answer.
@@ -195,13 +190,11 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
       generatedSecrets: services.generatedSecrets,
       close: async () => {
         sqliteSessions?.close();
-        await redis?.close();
-        services.close();
+        await services.close();
       },
     };
   } catch (err) {
-    await redis?.close();
-    services.close();
+    await services.close();
     throw err;
   }
 }

@@ -53,6 +53,6 @@ export async function conformance(args: string[]): Promise<number> {
     }
     return report.ok ? 0 : report.outcome === 'unreachable' ? 3 : 1;
   } finally {
-    services.close();
+    await services.close();
   }
 }

@@ -85,6 +85,6 @@ async function withSp(values: Parameters<typeof offlineServices>[0], spId: strin
     process.stdout.write(await make(services));
     return 0;
   } finally {
-    services.close();
+    await services.close();
   }
 }

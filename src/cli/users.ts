@@ -47,7 +47,7 @@ export async function users(args: string[]): Promise<number> {
     process.stdout.write(`${user.email} is ${user.disabled ? 'disabled' : 'enabled'}\n`);
     return 0;
   } finally {
-    services.close();
+    await services.close();
   }
 }
 

@@ -1,16 +1,32 @@
 /**
- * Sessions in Redis (connect-redis), so several IdP replicas behind a load
- * balancer share sign-ins. When Redis is unreachable, requests that need a
- * session get a 503 page and the client keeps reconnecting; it recovers by
- * itself when Redis returns.
+ * The one Redis connection of an IdP with `store: redis`: sessions
+ * (connect-redis), the state store (src/state/redis.ts) and what replicas tell
+ * each other use it, so several IdP replicas behind a load balancer share all of
+ * it. While Redis is unreachable, commands fail at once (no offline queue) or
+ * within COMMAND_TIMEOUT_MS, the client keeps reconnecting, and the IdP answers
+ * 503 where it needs Redis; it recovers by itself when Redis returns.
  */
 import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-export interface RedisSessions {
-  store: RedisStore;
+/** No command waits longer than this for Redis: a clear 503 instead of a hanging request. */
+export const COMMAND_TIMEOUT_MS = 2_000;
+
+/** Every key the IdP writes starts with this, so that it can share a Redis database with others. */
+export const KEY_PREFIX = 'mock-idp:';
+
+export type RedisClient = RedisClientType;
+
+export interface RedisConnection {
+  client: RedisClient;
+  /** The URL without its password, for messages. */
+  where: string;
+  /** True while the client is connected and ready. */
+  readonly ready: boolean;
+  /** A second connection, for subscriptions (a subscribed connection runs no other command); closed with this one. */
+  subscriber(): Promise<RedisClient>;
   /** "ok" or what is wrong, for /readyz. */
   health(): Promise<string>;
   close(): Promise<void>;
@@ -27,37 +43,66 @@ export function safeRedisUrl(url: string): string {
   }
 }
 
-export async function connectRedisSessions(url: string, options: { ttlSeconds: number; logger: Logger; connectTimeoutMs?: number }): Promise<RedisSessions> {
-  const where = safeRedisUrl(url);
-  const client = createClient({
+function newClient(url: string, connectTimeoutMs: number): RedisClient {
+  return createClient({
     url,
     // Fail commands at once while disconnected (a clear 503) instead of queueing them.
     disableOfflineQueue: true,
-    socket: { connectTimeout: options.connectTimeoutMs ?? 3_000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2_000) },
-  });
+    commandOptions: { timeout: COMMAND_TIMEOUT_MS },
+    socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2_000) },
+  }) as RedisClient;
+}
+
+async function connectWithin(client: RedisClient, timeoutMs: number): Promise<void> {
+  await Promise.race([
+    client.connect(),
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
+  ]);
+}
+
+async function closeClient(client: RedisClient): Promise<void> {
+  try {
+    await client.close();
+  } catch {
+    client.destroy();
+  }
+}
+
+export async function connectRedis(url: string, options: { logger: Logger; connectTimeoutMs?: number }): Promise<RedisConnection> {
+  const where = safeRedisUrl(url);
+  const timeout = options.connectTimeoutMs ?? 3_000;
+  const client = newClient(url, timeout);
   let lastError = 0;
   client.on('error', (err: Error) => {
     // One line per 10 s at most while Redis is away.
-    if (Date.now() - lastError > 10_000) options.logger.warn({ redis: where, err: err.message }, 'redis session store unavailable; reconnecting');
+    if (Date.now() - lastError > 10_000) options.logger.warn({ redis: where, err: err.message }, 'redis unavailable; reconnecting');
     lastError = Date.now();
   });
   client.on('ready', () => {
-    if (lastError) options.logger.info({ redis: where }, 'redis session store is back');
+    if (lastError) options.logger.info({ redis: where }, 'redis is back');
     lastError = 0;
   });
-  const timeout = options.connectTimeoutMs ?? 3_000;
   try {
-    await Promise.race([
-      client.connect(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout).unref()),
-    ]);
+    await connectWithin(client, timeout);
   } catch (err) {
     client.destroy();
-    throw new ConfigError(`Cannot reach Redis at ${where} for sessionStore: redis (${(err as Error).message}). Start Redis or fix redisUrl / REDIS_URL.`);
+    throw new ConfigError(`Cannot reach Redis at ${where} for store: redis (${(err as Error).message}). Start Redis or fix redisUrl / REDIS_URL.`);
   }
-  const store = new RedisStore({ client, prefix: 'mock-idp:sess:', ttl: options.ttlSeconds });
+  const subscribers: RedisClient[] = [];
   return {
-    store,
+    client,
+    where,
+    get ready() {
+      return client.isReady;
+    },
+    subscriber: async () => {
+      const sub = client.duplicate() as RedisClient;
+      // Errors are reported once by the main client; this one only reconnects.
+      sub.on('error', () => undefined);
+      await connectWithin(sub, timeout);
+      subscribers.push(sub);
+      return sub;
+    },
     health: async () => {
       try {
         await client.ping();
@@ -67,11 +112,12 @@ export async function connectRedisSessions(url: string, options: { ttlSeconds: n
       }
     },
     close: async () => {
-      try {
-        await client.close();
-      } catch {
-        client.destroy();
-      }
+      await Promise.all([...subscribers.map(closeClient), closeClient(client)]);
     },
   };
+}
+
+/** The session store on the connection (connect-redis), sessions under mock-idp:sess:. */
+export function redisSessionStore(connection: RedisConnection, ttlSeconds: number): RedisStore {
+  return new RedisStore({ client: connection.client, prefix: `${KEY_PREFIX}sess:`, ttl: ttlSeconds });
 }

@@ -115,7 +115,7 @@ serviceProviders:
     assert.equal(down.headers['retry-after'], '5');
     await request(b.url).get('/healthz').expect(200);
     const notReady = await request(b.url).get('/readyz').expect(503);
-    assert.match(notReady.body.checks.sessions as string, /does not answer/);
+    assert.match(notReady.body.checks.redis as string, /does not answer/);
     assert.equal(b.child.exitCode, null, 'the replica is still running');
 
     await startRedis();
@@ -136,7 +136,7 @@ serviceProviders:
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise((r) => child.once('exit', r));
     assert.equal(code, 2);
-    assert.match(err, /Cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/? for sessionStore: redis/);
+    assert.match(err, /Cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/? for store: redis/);
     assert.doesNotMatch(err, /hunter2/, 'the Redis password is not printed');
   });
 });
