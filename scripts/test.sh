@@ -32,7 +32,8 @@ suite() {
 # The second run leaves out two suites: the differential test compares the fast path
 # with the app (with the fast path off it has nothing to compare), and test/crash is
 # about the store surviving a killed process, not about answers (and takes the longest).
-fast_path_off_tests=$(find test/http test/saml test/security test/faults test/library test/cli test/conformance test/replicas -name '*.test.ts' |
+# Not test/replicas: replicas on Redis never take the fast path (it serves SQLite sessions only).
+fast_path_off_tests=$(find test/http test/saml test/security test/faults test/library test/cli test/conformance -name '*.test.ts' |
   grep -v '^test/http/fast-path-differential\.test\.ts$' | sort)
 
 echo "unit and HTTP tests: running, and the HTTP tests with MOCK_IDP_FAST_PATH=0 beside them"
