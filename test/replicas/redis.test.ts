@@ -5,7 +5,7 @@
  * and the same session works.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,57 +13,21 @@ import request from 'supertest';
 import { jwtVerify } from 'jose';
 import { freePort, tempDir } from '../helpers/idp.js';
 import { csrfFrom, jwtFromLocation, setCookies } from '../helpers/http.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { startReplicas, type Replica } from '../helpers/replicas.js';
 
 const SECRET = 'replica-shared-secret-0123456789';
-const REDIS_SERVER = '/usr/bin/redis-server';
-
-function waitFor(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 15_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}:\n${out}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (pattern.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what}: exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 describe('replicas sharing sessions through Redis', () => {
   const dir = tempDir('mock-idp-redis-');
-  let redisPort: number;
-  let redis: ChildProcess | undefined;
-  const replicas: { url: string; child: ChildProcess }[] = [];
-
-  async function startRedis(): Promise<void> {
-    // Append-only persistence in a temp folder, so a restarted Redis still has the sessions.
-    redis = spawn(REDIS_SERVER, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    await waitFor(redis, /Ready to accept connections/, 'redis-server');
-  }
+  let redis: TestRedis;
+  let replicas: Replica[] = [];
 
   before(async () => {
-    redisPort = await freePort();
-    await startRedis();
-    const config = path.join(dir, 'idp.yaml');
-    fs.writeFileSync(
-      config,
+    redis = await startTestRedis();
+    // The old spelling of store: redis, still read.
+    replicas = await startReplicas(
+      2,
       `host: 127.0.0.1
 passwordHashCost: 10
 sessionStore: redis
@@ -74,21 +38,13 @@ serviceProviders:
   - id: sp
     jwt: { redirectUrls: [ "http://localhost:9/consumer" ], secret: "${SECRET}", audience: sp }
 `,
+      { REDIS_URL: redis.url },
     );
-    for (const name of ['a', 'b']) {
-      const port = await freePort();
-      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli.ts'), 'serve', '--config', config], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, PORT: String(port), DATA_DIR: path.join(dir, `data-${name}`), REDIS_URL: `redis://127.0.0.1:${redisPort}`, LOG_LEVEL: 'warn' },
-      });
-      await waitFor(child, /mock-idp is running/, `replica ${name}`);
-      replicas.push({ url: `http://localhost:${port}`, child });
-    }
   });
 
   after(async () => {
-    await Promise.all(replicas.map((r) => stop(r.child)));
-    await stop(redis);
+    await Promise.all(replicas.map((r) => r.stop()));
+    await redis?.stop();
   });
 
   it('signs in on one replica and gets a token from the other; survives Redis going away and coming back', async () => {
@@ -108,7 +64,7 @@ serviceProviders:
     const { payload } = await jwtVerify(jwtFromLocation(fromB.headers.location), new TextEncoder().encode(SECRET), { algorithms: ['HS256'], audience: 'sp' });
     assert.equal(payload.email, 'alice@example.com');
 
-    await stop(redis);
+    await redis.stop();
     const down = await request(b.url).get(sso).set('Cookie', cookie).set('Accept', 'text/html').expect(503);
     assert.match(down.text, /The session store is unavailable right now/);
     assert.doesNotMatch(down.text, /at .*\.(ts|js):\d+/, 'no stack trace');
@@ -118,7 +74,7 @@ serviceProviders:
     assert.match(notReady.body.checks.redis as string, /does not answer/);
     assert.equal(b.child.exitCode, null, 'the replica is still running');
 
-    await startRedis();
+    await redis.start();
     let status = 0;
     for (let i = 0; i < 50 && status !== 302; i++) {
       status = (await request(b.url).get(sso).set('Cookie', cookie)).status;
