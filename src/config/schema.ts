@@ -105,7 +105,7 @@ export const configSchema = z
           .describe('How long a locked account or address is answered 429 (with Retry-After) without checking the password.'),
       })
       .prefault({})
-      .describe('Login abuse controls: failed sign-ins are counted per account and per client address in the SQLite store (shared by every process on the data directory, kept across restarts).'),
+      .describe('Login abuse controls: failed sign-ins are counted per account and per client address in the SQLite store (shared by every process on the data directory, kept across restarts), or in Redis with store: redis (shared by every replica).'),
     adminToken: z
       .string()
       .min(16, 'must be at least 16 characters')
