@@ -7,12 +7,14 @@
  * Service providers can change at run time (control API): the new list is
  * validated with the config schema, kept in the store (so it survives a
  * restart while the file's list is unchanged), and `config`, `jwtSigner` and
- * `sp()` answer with it from then on.
+ * `sp()` answer with it from then on. The signing keys can be rotated at run
+ * time too (`rotateKeys`); the signer and the SAML context ask the keystore for
+ * them at each use.
  */
 import crypto from 'node:crypto';
 import { fixedClock, offsetClock, systemClock, type Clock } from './clock.js';
 import { withServiceProviders, type ResolvedConfig, type ResolvedServiceProvider } from './config/load.js';
-import { loadKeystore, type AsymmetricAlg, type Keystore, type SpKeyInput } from './keys/keystore.js';
+import { loadKeystore, type AsymmetricAlg, type Keystore, type Rotation, type SpKeyInput } from './keys/keystore.js';
 import { resolveHsSecrets, type GeneratedSecret } from './jwt/secrets.js';
 import { JwtSigner } from './jwt/signer.js';
 import { FlowHistory } from './flows/history.js';
@@ -151,7 +153,7 @@ export class Services {
       // Not awaited: the password hashes are written in the background once started (users/store.ts says why).
       users.upsertFromConfig(fileConfig.users, { deferHashing: true }).catch((err: unknown) => logger.error({ err: (err as Error).message }, 'writing the config users\' password hashes failed'));
       const config = Services.#withRuntimeServiceProviders(fileConfig, db, logger);
-      const keystore = await loadKeystore({ keysDir: config.keysDir, spKeys: spKeysOf(config), graceSeconds: config.keyRotationGraceSeconds, now: clock.now(), seed: config.deterministicSeed });
+      const keystore = await loadKeystore({ keysDir: config.keysDir, spKeys: spKeysOf(config), graceSeconds: config.keyRotationGraceSeconds, now: () => clock.now(), seed: config.deterministicSeed });
       const { secrets, generated } = resolveHsSecrets(config.serviceProviders, db);
       const jwtSigner = new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets, clock, newJti: ids.jti });
       return new Services({ fileConfig, config, clock, logger, db, users, keystore, jwtSigner, generatedSecrets: generated, ids, redis, shared });
@@ -210,6 +212,17 @@ export class Services {
     kvSet(this.db, RUNTIME_SPS_KEY, JSON.stringify({ fileDigest: digest(this.fileConfig.serviceProviderInputs), inputs }));
     for (const l of this.#listeners) l();
     return generated;
+  }
+
+  /**
+   * Rotates the IdP's signing keys in this process: new tokens and Responses are
+   * signed with new keys at once, the replaced ones stay published for
+   * keyRotationGraceSeconds. The log line names kids and fingerprints only.
+   */
+  async rotateKeys(): Promise<Rotation[]> {
+    const rotations = await this.keystore.rotate();
+    this.logger.info({ rotated: rotations.map((r) => ({ what: r.what, current: r.current, retired: r.retired ?? null })) }, 'signing keys rotated');
+    return rotations;
   }
 
   /** Back to the file's config: its users and its service providers, run-time changes dropped. */

@@ -17,6 +17,7 @@ Commands:
   serve                           start the IdP (the default command)
   check-config [FILE]             validate a config and print it resolved, secrets masked
   keys list|generate|rotate       show, create or rotate the signing keys
+                                  (rotate --url URL: those of a running IdP)
   mint jwt --sp ID --user EMAIL   print a token without a server
   mint saml --sp ID --user EMAIL  print a signed SAMLResponse without a server
   users list|add|disable|enable   manage users in the data directory's store

@@ -52,7 +52,7 @@ export const configSchema = z
       .min(0)
       .max(31_536_000)
       .default(DEFAULT_KEY_ROTATION_GRACE_SECONDS)
-      .describe('How long a key replaced by `mock-idp keys rotate` stays in the JWKS and SAML metadata, so SPs that cache keys keep working.'),
+      .describe('How long a key replaced by `mock-idp keys rotate` (or POST /api/keys/rotate) stays in the JWKS and SAML metadata, so SPs that cache keys keep working.'),
     sessionSecret: z
       .string()
       .min(32, 'must be at least 32 characters')

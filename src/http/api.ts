@@ -17,6 +17,7 @@ import type { User } from '../users/store.js';
 import type { AppContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { conformanceApi } from './conformance.js';
+import { keysApi } from './keys-api.js';
 import { parseBody } from './body.js';
 
 function tokenMatches(given: string, expected: string): boolean {
@@ -194,6 +195,7 @@ export function apiRouter(ctx: AppContext): Router {
   });
 
   router.use(conformanceApi(ctx));
+  router.use(keysApi(ctx));
 
   router.post('/api/reset', async (_req, res) => {
     await ctx.reset();

@@ -97,6 +97,16 @@ export function openApiDocument(baseUrl: string): unknown {
           responses: { '200': answer('The report; ok is true only if every case went as expected', 'ConformanceReport'), '404': noSuch('service provider'), ...errors },
         },
       },
+      '/api/keys/rotate': {
+        post: {
+          summary: 'Rotate the signing keys in the running server: new tokens and Responses are signed with new keys at once; the replaced ones stay in the JWKS and SAML metadata for keyRotationGraceSeconds',
+          responses: {
+            '200': answer('For each key (JWT RS256, JWT ES256, SAML): the new one, the replaced one and until when it stays published', 'KeyRotation'),
+            '409': failure('Not rotated: the keys are the development keys shipped with mock-idp, or deterministicSeed is set (the message says which and what to do)'),
+            ...errors,
+          },
+        },
+      },
       '/api/reset': { post: { summary: "Back to the config file's users and service providers", responses: { '204': { description: 'Reset' }, ...errors } } },
       '/api/events': {
         get: {
@@ -212,6 +222,34 @@ export function openApiDocument(baseUrl: string): unknown {
             edited: { type: 'boolean' },
             outcome: { type: 'string', enum: ['delivered', 'awaiting-review', 'status', 'refused'] },
             detail: { type: 'string' },
+          },
+        },
+        KeyName: {
+          description: 'A JWT key by its kid; the SAML signing certificate by its SHA-256 fingerprint and serial number (hex)',
+          oneOf: [
+            { type: 'object', required: ['kid'], properties: { kid: { type: 'string' } }, additionalProperties: false },
+            { type: 'object', required: ['sha256', 'serialNumber'], properties: { sha256: { type: 'string' }, serialNumber: { type: 'string' } }, additionalProperties: false },
+          ],
+        },
+        RotatedKey: {
+          type: 'object',
+          required: ['use', 'current', 'retired', 'retiredUntil'],
+          properties: {
+            use: { type: 'string', enum: ['jwt', 'saml'] },
+            alg: { type: 'string', enum: ['RS256', 'ES256'], description: 'For a JWT key' },
+            current: { $ref: '#/components/schemas/KeyName' },
+            retired: { oneOf: [{ $ref: '#/components/schemas/KeyName' }, { type: 'null' }], description: 'The key replaced; null when there was none' },
+            retiredUntil: { type: ['string', 'null'], description: 'ISO time until which the replaced key stays published' },
+          },
+          additionalProperties: false,
+        },
+        KeyRotation: {
+          type: 'object',
+          required: ['rotatedAt', 'graceSeconds', 'keys'],
+          properties: {
+            rotatedAt: { type: 'string', description: 'ISO time, from the IdP clock' },
+            graceSeconds: { type: 'integer', description: 'keyRotationGraceSeconds' },
+            keys: { type: 'array', items: { $ref: '#/components/schemas/RotatedKey' } },
           },
         },
         Events: { type: 'object', required: ['events'], properties: { events: { type: 'array', description: 'Newest first', items: { $ref: '#/components/schemas/Flow' } } } },

@@ -12,19 +12,23 @@ import { samlSsoRouter } from './saml-sso.js';
 
 export function samlRouter(ctx: AppContext): Router {
   const router = Router();
-  // Metadata depends on the registered SPs (WantAuthnRequestsSigned): built once, again after they change.
-  let metadataCache: string | undefined;
+  // Metadata depends on the registered SPs (WantAuthnRequestsSigned) and on the keys (a rotation, a retired
+  // certificate's grace period ending): built once, again after either changes.
+  let metadataCache: { xml: string; keys: number } | undefined;
   ctx.onChange(() => (metadataCache = undefined));
   const metadata = (): string => {
+    const keys = ctx.keystore.revision;
+    if (metadataCache?.keys === keys) return metadataCache.xml;
     const samlSps = ctx.config.serviceProviders.filter(isSamlSp);
-    metadataCache ??= buildMetadata({
+    const xml = buildMetadata({
       entityId: ctx.config.saml.entityId,
       baseUrl: ctx.config.baseUrl,
       certificateBase64: ctx.keystore.saml.certificateBase64,
       retiredCertificatesBase64: ctx.keystore.retired.samlCertificates.map((c) => c.certificateBase64),
       wantAuthnRequestsSigned: samlSps.length > 0 && samlSps.every((sp) => sp.saml.requestSigningCert !== null),
     });
-    return metadataCache;
+    metadataCache = { xml, keys };
+    return xml;
   };
 
   router.get('/saml/metadata', (_req, res) => {

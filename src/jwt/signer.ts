@@ -1,9 +1,9 @@
 /**
- * Mints JWTs for service providers. Keys are prepared once per SP when the
- * signer is built (HS256 secrets imported as WebCrypto HMAC keys, asymmetric keys
- * from the keystore), never per request: jose re-imports a secret KeyObject on
- * every signature (it caches only asymmetric ones), so HS256 keys are handed to
- * it as CryptoKeys.
+ * Mints JWTs for service providers. HS256 secrets are imported once per SP when
+ * the signer is built, as WebCrypto HMAC keys: jose re-imports a secret KeyObject
+ * on every signature (it caches only asymmetric ones). RS256 and ES256 keys are
+ * the keystore's, asked for at each signature (a map lookup): a key rotation
+ * replaces them in the running process, and the next token carries the new kid.
  */
 import crypto, { type KeyObject, type webcrypto } from 'node:crypto';
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
@@ -11,18 +11,14 @@ import type { Clock } from '../clock.js';
 import { epochSeconds } from '../clock.js';
 import type { ResolvedJwtSp, ResolvedServiceProvider } from '../config/load.js';
 import { IdpError } from '../errors.js';
-import type { Keystore } from '../keys/keystore.js';
+import type { Keystore, SigningKey } from '../keys/keystore.js';
 import type { User } from '../users/store.js';
 import { buildClaims } from './claims.js';
 
 /** jose, loaded by the first signature rather than at start-up. */
 let jose: Promise<typeof import('jose')> | undefined;
 
-interface PreparedKey {
-  alg: 'HS256' | 'RS256' | 'ES256';
-  key: Promise<KeyObject | webcrypto.CryptoKey>;
-  kid: string | undefined;
-}
+type PreparedKey = { alg: 'HS256'; key: Promise<webcrypto.CryptoKey> } | { alg: 'RS256' | 'ES256'; current: () => SigningKey };
 
 export interface MintedToken {
   token: string;
@@ -79,9 +75,16 @@ export class JwtSigner {
     const prepared = this.#keys.get(sp.id);
     if (!prepared) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.id}" has no JWT configuration.`);
     const header: JWTHeaderParameters = { alg: prepared.alg, typ: 'JWT' };
-    if (prepared.kid) header.kid = prepared.kid;
+    let key: KeyObject | webcrypto.CryptoKey;
+    if (prepared.alg === 'HS256') {
+      key = await prepared.key;
+    } else {
+      const signing = prepared.current();
+      header.kid = signing.kid;
+      key = signing.privateKey;
+    }
     const { SignJWT } = await (jose ??= import('jose'));
-    const token = await new SignJWT(claims).setProtectedHeader(header).sign(await prepared.key);
+    const token = await new SignJWT(claims).setProtectedHeader(header).sign(key);
     return { token, header, claims };
   }
 }
@@ -94,8 +97,11 @@ function prepare(spId: string, jwt: ResolvedJwtSp, options: JwtSignerOptions): P
     const key = crypto.subtle.importKey('raw', Buffer.from(secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     // A failure surfaces where the key is awaited (signClaims), not as an unhandled rejection.
     key.catch(() => undefined);
-    return { alg: 'HS256', key, kid: undefined };
+    return { alg: 'HS256', key };
   }
-  const signing = options.keystore.jwtKeyFor(spId, jwt.algorithm);
-  return { alg: jwt.algorithm, key: Promise.resolve(signing.privateKey), kid: signing.kid };
+  const { keystore } = options;
+  const alg = jwt.algorithm;
+  // Asked once now, so a missing key fails when the signer is built rather than at the first sign-in.
+  keystore.jwtKeyFor(spId, alg);
+  return { alg, current: () => keystore.jwtKeyFor(spId, alg) };
 }

@@ -77,15 +77,20 @@ export async function loadOrGenerateSaml(dir: string, generated: string[], seed:
     generated.push(certFile);
   }
   if (keyPem === undefined || certPem === undefined) throw new ConfigError(`${keyFile}: SAML key or certificate missing`);
-  const privateKey = importPrivate(keyPem, keyFile);
+  return samlCredentialsFromPem(keyPem, certPem, keyFile, certFile);
+}
+
+/** The SAML credentials in a key's and a certificate's PEM texts, checked to belong together; the origins name them in errors. */
+export function samlCredentialsFromPem(keyPem: string, certPem: string, keyOrigin: string, certOrigin: string): SamlCredentials {
+  const privateKey = importPrivate(keyPem, keyOrigin);
   let x509: crypto.X509Certificate;
   try {
     x509 = new crypto.X509Certificate(pemBlock(certPem, 'CERTIFICATE'));
   } catch {
-    throw new ConfigError(`${certFile}: not a PEM certificate`);
+    throw new ConfigError(`${certOrigin}: not a PEM certificate`);
   }
   if (!x509.checkPrivateKey(privateKey)) {
-    throw new ConfigError(`${certFile} does not belong to the private key ${keyFile}`);
+    throw new ConfigError(`${certOrigin} does not belong to the private key ${keyOrigin}`);
   }
   return {
     privateKey,
@@ -94,7 +99,7 @@ export async function loadOrGenerateSaml(dir: string, generated: string[], seed:
     certificateBase64: pemBody(certPem, 'CERTIFICATE'),
     certificateDer: x509.raw,
     isDevKey: keyPem.includes(DEV_KEY_MARKER),
-    origin: keyFile,
+    origin: keyOrigin,
   };
 }
 

@@ -44,6 +44,8 @@ describe('mock-idp keys', () => {
 
     const { stdout } = await cli('keys', 'rotate', '--keys-dir', keysDir, '--data-dir', dataDir);
     assert.match(stdout, /JWT RS256 key: retired to .*retired\/jwt-rs256\.key\.\d+\.pem; a new one is current/);
+    assert.match(stdout, new RegExp(`JWT RS256 key: .* is current \\(kid \\S+\\); the previous kid ${oldKid} stays published until \\d{4}-`));
+    assert.match(stdout, /signs with the new keys after a restart; to rotate a running IdP at once, use keys rotate --url\./);
 
     const after = await startTestIdp(withKeys, { dataDir, ports });
     try {
@@ -75,6 +77,14 @@ describe('mock-idp keys', () => {
 
   it('refuses to rotate the bundled development keys', async () => {
     await cliFails(['keys', 'rotate', '--data-dir', tempDir()], 2, /would change the development keys shipped in/);
+  });
+
+  it('refuses to rotate keys under deterministicSeed, which would derive the same keys again', async () => {
+    const config = path.join(tempDir(), 'seeded.yaml');
+    fs.writeFileSync(config, 'deterministicSeed: a-seed\n');
+    const keysDir = tempDir('mock-idp-keys-');
+    await cliFails(['keys', 'rotate', '--config', config, '--keys-dir', keysDir, '--data-dir', tempDir()], 2, /keys rotate: deterministicSeed is set: new keys would be derived from the same seed/);
+    assert.deepEqual(fs.readdirSync(keysDir), [], 'nothing generated or moved');
   });
 });
 

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Router } from 'express';
 import request from 'supertest';
 import { apiRouter } from '../../src/http/api.js';
-import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { startTestIdp, tempDir, type TestIdp } from '../helpers/idp.js';
 
 const TOKEN = 'an-admin-token-for-the-openapi-tests';
 
@@ -103,6 +103,7 @@ const CALLS: { route: string; path?: string; body?: unknown }[] = [
   { route: 'POST /api/sessions', body: { email: 'openapi@example.com' } },
   { route: 'GET /api/events', path: '/api/events?limit=5' },
   { route: 'POST /api/conformance', body: { sp: 'desk', protocol: 'jwt' } },
+  { route: 'POST /api/keys/rotate' },
   { route: 'DELETE /api/service-providers/{id}', path: '/api/service-providers/openapi' },
   { route: 'DELETE /api/users/{email}', path: '/api/users/openapi@example.com' },
   { route: 'POST /api/reset' },
@@ -113,7 +114,8 @@ describe('the OpenAPI document of the control API', () => {
   let doc: Doc;
 
   before(async () => {
-    idp = await startTestIdp((c) => ({ ...c, adminToken: TOKEN }));
+    // Keys of its own: the bundled development keys cannot be rotated (POST /api/keys/rotate).
+    idp = await startTestIdp((c) => ({ ...c, adminToken: TOKEN, keysDir: tempDir('mock-idp-keys-') }));
     doc = (await request(idp.url).get('/api/openapi.json').expect(200)).body as Doc;
   });
   after(() => idp.close());
@@ -160,6 +162,7 @@ describe('the OpenAPI document of the control API', () => {
     const cases = [
       { route: 'POST /api/tokens', res: await request(idp.url).post('/api/tokens').set('Authorization', `Bearer ${TOKEN}`).send({ sp: 'comm100' }), status: 400 },
       { route: 'GET /api/users', res: await request(idp.url).get('/api/users').set('Authorization', `Bearer ${TOKEN}-wrong`), status: 401 },
+      { route: 'POST /api/keys/rotate', res: await request(idp.url).post('/api/keys/rotate'), status: 401 },
       { route: 'GET /api/service-providers/{id}', res: await request(idp.url).get('/api/service-providers/none').set('Authorization', `Bearer ${TOKEN}`), status: 404 },
       { route: 'POST /api/tokens', res: await request(idp.url).post('/api/tokens').set('Authorization', `Bearer ${TOKEN}`).send({ sp: 'none', user: 'alice@example.com' }), status: 404 },
     ];
