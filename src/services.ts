@@ -24,6 +24,7 @@ import { MemoryStateStore, SqliteStateStore, type StateStore } from './state/ind
 import { silentLogger, type Logger } from './logger.js';
 import { kvGet, kvSet, openDb, type Db } from './store/db.js';
 import type { RedisConnection } from './store/redis.js';
+import type { SharedKeys } from './replicas/shared-keys.js';
 import { UserStore } from './users/store.js';
 import { randomHex } from './random.js';
 
@@ -91,6 +92,8 @@ export class Services {
   readonly flows: FlowHistory;
   /** With store: redis, the one connection that sessions, the state and the replicas' messages share. */
   readonly redis: RedisConnection | undefined;
+  /** With store: redis, the key set every replica signs with (Redis holds it). */
+  readonly sharedKeys: SharedKeys | undefined;
   #config: ResolvedConfig;
   #jwtSigner: JwtSigner;
   #spById: Map<string, ResolvedServiceProvider>;
@@ -109,6 +112,7 @@ export class Services {
     ids: IdSource;
     redis: RedisConnection | undefined;
     shared: StateStore | undefined;
+    sharedKeys: SharedKeys | undefined;
   }) {
     this.ids = init.ids;
     this.fileConfig = init.fileConfig;
@@ -121,6 +125,7 @@ export class Services {
     this.#jwtSigner = init.jwtSigner;
     this.generatedSecrets = init.generatedSecrets;
     this.redis = init.redis;
+    this.sharedKeys = init.sharedKeys;
     // With Redis, one shared store for both: every replica sees every request, hold, mark and count.
     this.state = init.shared ?? new MemoryStateStore({ now: () => init.clock.now() });
     this.durableState = init.shared ?? new SqliteStateStore(init.db, { now: () => init.clock.now() });
@@ -156,7 +161,9 @@ export class Services {
       const keystore = await loadKeystore({ keysDir: config.keysDir, spKeys: spKeysOf(config), graceSeconds: config.keyRotationGraceSeconds, now: () => clock.now(), seed: config.deterministicSeed });
       const { secrets, generated } = resolveHsSecrets(config.serviceProviders, db);
       const jwtSigner = new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets, clock, newJti: ids.jti });
-      return new Services({ fileConfig, config, clock, logger, db, users, keystore, jwtSigner, generatedSecrets: generated, ids, redis, shared });
+      // With Redis, every replica signs with the first replica's keys (or the last rotation's).
+      const sharedKeys = redis ? await (await import('./replicas/shared-keys.js')).SharedKeys.start(redis, keystore, logger) : undefined;
+      return new Services({ fileConfig, config, clock, logger, db, users, keystore, jwtSigner, generatedSecrets: generated, ids, redis, shared, sharedKeys });
     } catch (err) {
       await redis?.close();
       db.close();
@@ -215,12 +222,13 @@ export class Services {
   }
 
   /**
-   * Rotates the IdP's signing keys in this process: new tokens and Responses are
-   * signed with new keys at once, the replaced ones stay published for
-   * keyRotationGraceSeconds. The log line names kids and fingerprints only.
+   * Rotates the IdP's signing keys: new tokens and Responses are signed with new
+   * keys at once, the replaced ones stay published for keyRotationGraceSeconds.
+   * With store: redis, on every replica (replicas/shared-keys.ts). The log line
+   * names kids and fingerprints only.
    */
   async rotateKeys(): Promise<Rotation[]> {
-    const rotations = await this.keystore.rotate();
+    const rotations = this.sharedKeys ? await this.sharedKeys.rotate(() => this.keystore.rotate()) : await this.keystore.rotate();
     this.logger.info({ rotated: rotations.map((r) => ({ what: r.what, current: r.current, retired: r.retired ?? null })) }, 'signing keys rotated');
     return rotations;
   }
@@ -235,6 +243,7 @@ export class Services {
   }
 
   async close(): Promise<void> {
+    await this.sharedKeys?.close();
     await this.state.close();
     await this.redis?.close();
     this.db.close();

@@ -2,7 +2,7 @@
  * Several real IdP processes on one config and one redis-server, as replicas
  * behind a load balancer; and a browser that sends every request of a flow to
  * the next replica in turn (no stickiness), following redirects by hand.
- * Replicas listen on 127.0.0.1; each has its own data directory. Tests stop only
+ * Replicas listen on 127.0.0.1; each has its own data and keys folders. Tests stop only
  * the processes they started, by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,7 +35,8 @@ export async function startReplica(name: string, configFile: string, env: NodeJS
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli.ts'), 'serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', PORT: String(port), DATA_DIR: tempDir(`mock-idp-replica-${name}-`), ...env },
+    // Each replica its own data and keys folders (as in separate containers), unless `env` says otherwise.
+    env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', PORT: String(port), DATA_DIR: tempDir(`mock-idp-replica-${name}-`), KEYS_DIR: tempDir(`mock-idp-replica-keys-${name}-`), ...env },
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -10,17 +10,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import saml2, { type ServiceProvider } from 'saml2-js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { RoundRobinBrowser, startReplicas, type Replica } from '../helpers/replicas.js';
 import { hiddenField, unescapeHtml } from '../helpers/http.js';
-import { tempDir } from '../helpers/idp.js';
 
 const SECRET = 'round-robin-shared-secret-0123456789';
 const CONSUMER = 'http://127.0.0.1:9/consumer';
 const ACS = 'http://127.0.0.1:9/saml/acs';
 const SP_ENTITY = 'https://round-robin-sp.example.test';
+const ADMIN = 'round-robin-admin-token-0123456789';
 const ALICE = { email: 'alice@example.com', password: 'alice-password' };
 
 describe('three replicas, every request to the next one', () => {
@@ -36,7 +36,7 @@ describe('three replicas, every request to the next one', () => {
 baseUrl: ${publicUrl}
 store: redis
 sessionSecret: "the-same-session-secret-on-every-replica"
-keysDir: ${tempDir('mock-idp-replica-keys-')}
+adminToken: "${ADMIN}"
 passwordHashCost: 10
 loginThrottle: { maxFailuresPerAccount: 3, maxFailuresPerIp: 1000 }
 users:
@@ -48,6 +48,8 @@ serviceProviders:
   - id: review-sp
     review: true
     jwt: { redirectUrls: [ "${CONSUMER}" ], secret: "${SECRET}", audience: review-sp }
+  - id: rs-sp
+    jwt: { redirectUrls: [ "${CONSUMER}" ], algorithm: RS256, audience: rs-sp }
   - id: saml-sp
     saml: { entityId: "${SP_ENTITY}", acsUrls: [ "${ACS}" ] }
 `;
@@ -154,5 +156,33 @@ serviceProviders:
     // The right password is refused too while locked, on any replica.
     const form = await browser.get('/login');
     assert.equal((await browser.submitLogin(form, 'bob@example.com', 'bob-password')).status, 429);
+  });
+
+  it('keys: every replica signs with the same key; a rotation on one and the next token from another carries the new kid, the old token still verifies', async () => {
+    const browser = new RoundRobinBrowser(replicas, publicUrl);
+    await browser.submitLogin(await browser.get('/login'), ALICE.email, ALICE.password);
+    const token = async () => new URL((await browser.get(`/sso/jwt/rs-sp?redirect_url=${encodeURIComponent(CONSUMER)}`)).headers.get('location')!).searchParams.get('jwt')!;
+    const jwks = async (replica: Replica) => (await (await fetch(`${replica.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
+    const before = await Promise.all(replicas.map(() => token()));
+    const kids = new Set(before.map((t) => decodeProtectedHeader(t).kid));
+    assert.equal(kids.size, 1, 'each replica started with keys of its own folder and adopted the first one\'s');
+
+    const rotated = await fetch(`${replicas[0]!.url}/api/keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(rotated.status, 200, await rotated.clone().text());
+    const newKid = ((await rotated.json()) as { keys: { alg?: string; current: { kid?: string } }[] }).keys.find((k) => k.alg === 'RS256')!.current.kid;
+    assert.ok(newKid && !kids.has(newKid));
+    // Within a second, every replica signs with the new key and still publishes the old one.
+    const deadline = Date.now() + 1_000;
+    let from: string[] = [];
+    do {
+      from = await Promise.all(replicas.map(async () => decodeProtectedHeader(await token()).kid!));
+    } while (from.some((k) => k !== newKid) && Date.now() < deadline);
+    assert.deepEqual(from, replicas.map(() => newKid), `the next tokens from ${browser.seen.slice(-3).join(', ')}`);
+    for (const replica of replicas) {
+      const set = await jwks(replica);
+      assert.ok(set.keys.some((k) => k.kid === newKid), `replica ${replica.name} publishes the new key`);
+      const { payload } = await jwtVerify(before[0]!, createLocalJWKSet(set), { audience: 'rs-sp' });
+      assert.equal(payload.email, ALICE.email, `replica ${replica.name} still publishes the key of a token signed before`);
+    }
   });
 });
