@@ -97,7 +97,8 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     const secure = config.baseUrl.startsWith('https:');
     // Loaded only with Redis (connect-redis and the client are not part of a SQLite start).
     const store = redis ? (await import('./store/redis.js')).redisSessionStore(redis, config.sessionTtlSeconds) : sqliteSessions!;
-    const secret = sessionSecret(config.sessionSecret, db);
+    // With Redis and no sessionSecret, the first replica's generated secret is every replica's.
+    const secret = redis && !config.sessionSecret ? await (await import('./replicas/shared-secrets.js')).sharedSecret(redis, 'session', sessionSecret(undefined, db)) : sessionSecret(config.sessionSecret, db);
     const sessions = sessionIssuer({ store, secret, secure, ttlSeconds: config.sessionTtlSeconds, now: () => services.clock.now() });
     // The app's templates, compiled once into ejs' cache: no view lookup or option merging per answer.
     const render: Render = (view, locals) => ejs.renderFile(path.join(viewsDir, `${view}.ejs`), locals, { cache: true });

@@ -159,7 +159,10 @@ export class Services {
       users.upsertFromConfig(fileConfig.users, { deferHashing: true }).catch((err: unknown) => logger.error({ err: (err as Error).message }, 'writing the config users\' password hashes failed'));
       const config = Services.#withRuntimeServiceProviders(fileConfig, db, logger);
       const keystore = await loadKeystore({ keysDir: config.keysDir, spKeys: spKeysOf(config), graceSeconds: config.keyRotationGraceSeconds, now: () => clock.now(), seed: config.deterministicSeed });
-      const { secrets, generated } = resolveHsSecrets(config.serviceProviders, db);
+      const hs = resolveHsSecrets(config.serviceProviders, db);
+      const { secrets } = hs;
+      // With Redis, a generated HS256 secret is the first replica's on every replica.
+      const generated = redis ? await (await import('./replicas/shared-secrets.js')).shareHsSecrets(redis, db, config.serviceProviders, hs) : hs.generated;
       const jwtSigner = new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets, clock, newJti: ids.jti });
       // With Redis, every replica signs with the first replica's keys (or the last rotation's).
       const sharedKeys = redis ? await (await import('./replicas/shared-keys.js')).SharedKeys.start(redis, keystore, logger) : undefined;
@@ -212,7 +215,9 @@ export class Services {
   async setServiceProviders(inputs: readonly unknown[]): Promise<GeneratedSecret[]> {
     const next = withServiceProviders(this.fileConfig, inputs, 'control API');
     await this.keystore.setSpKeys(spKeysOf(next));
-    const { secrets, generated } = resolveHsSecrets(next.serviceProviders, this.db);
+    const hs = resolveHsSecrets(next.serviceProviders, this.db);
+    const { secrets } = hs;
+    const generated = this.redis ? await (await import('./replicas/shared-secrets.js')).shareHsSecrets(this.redis, this.db, next.serviceProviders, hs) : hs.generated;
     this.#jwtSigner = new JwtSigner({ serviceProviders: next.serviceProviders, keystore: this.keystore, secrets, clock: this.clock, newJti: this.ids.jti });
     this.#config = next;
     this.#spById = new Map(next.serviceProviders.map((sp) => [sp.id, sp]));

@@ -64,7 +64,7 @@ export function warnings(config: ResolvedConfig, running: Running): string[] {
     out.push('showUserPicker is on: the login form lets anyone sign in as a listed user without a password.');
   }
   if (config.store === 'redis' && !config.sessionSecret) {
-    out.push('store is redis but sessionSecret (SESSION_SECRET) is not set: each replica signs cookies with its own generated secret, so they cannot share sessions. Give every replica the same sessionSecret.');
+    out.push('store is redis and sessionSecret (SESSION_SECRET) is not set: the first replica generated one and keeps it in Redis for every replica. Set sessionSecret to keep sessions valid when Redis is emptied.');
   }
   return out;
 }
