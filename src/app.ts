@@ -146,14 +146,16 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use('/static', express.static(publicDir, { maxAge: '1h', index: false }));
     app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 100 }));
     app.use(express.json({ limit: '64kb' }));
-    app.use(
-      sessionMiddleware({
-        store,
-        secret,
-        secure,
-        ttlSeconds: config.sessionTtlSeconds,
-      }),
-    );
+    const handleError = errorHandler(logger);
+    const session = sessionMiddleware({
+      store,
+      secret,
+      secure,
+      ttlSeconds: config.sessionTtlSeconds,
+      logger,
+      answerError: (err, req, res) => handleError(err, req, res, () => undefined),
+    });
+    app.use(session);
 
     app.use(homeRouter(context));
     app.use(loginRouter(context));
@@ -166,7 +168,7 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use(conformanceRouter(context));
 
     app.use(notFound());
-    app.use(errorHandler(logger));
+    app.use(handleError);
 
     // helmet's headers as it would set them now: captured once, again when the SP origins change.
     let securityHeaders: string[] | undefined;
