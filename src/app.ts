@@ -47,6 +47,9 @@ export interface Idp {
   close(): Promise<void>;
 }
 
+/** Paths whose pages never touch the session: health, metadata and keys, the stateless decoder, the bearer-token API. */
+const SESSIONLESS = /^\/(?:healthz|readyz|saml\/metadata|saml\/cert\.(?:pem|cer)|\.well-known\/|debug\/decode|signed-out|api\/)/;
+
 /** Every origin a browser may be sent to from our pages: SP consumers, ACS, logout and console URLs. */
 function spOrigins(config: ResolvedConfig): string[] {
   const urls: string[] = [];
@@ -155,7 +158,8 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
       logger,
       answerError: (err, req, res) => handleError(err, req, res, () => undefined),
     });
-    app.use(session);
+    // Pages that never read or write the session do not load it: they answer even while the session store is away.
+    app.use((req, res, next) => (SESSIONLESS.test(req.path) ? next() : session(req, res, next)));
 
     app.use(homeRouter(context));
     app.use(loginRouter(context));
