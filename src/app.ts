@@ -47,6 +47,9 @@ export interface Idp {
   close(): Promise<void>;
 }
 
+/** Paths whose pages never touch the session: health, metadata and keys, the stateless decoder, the bearer-token API. */
+const SESSIONLESS = /^\/(?:healthz|readyz|saml\/metadata|saml\/cert\.(?:pem|cer)|\.well-known\/|debug\/decode|signed-out|api\/)/;
+
 /** Every origin a browser may be sent to from our pages: SP consumers, ACS, logout and console URLs. */
 function spOrigins(config: ResolvedConfig): string[] {
   const urls: string[] = [];
@@ -147,14 +150,17 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use('/static', express.static(publicDir, { maxAge: '1h', index: false }));
     app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 100 }));
     app.use(express.json({ limit: '64kb' }));
-    app.use(
-      sessionMiddleware({
-        store,
-        secret,
-        secure,
-        ttlSeconds: config.sessionTtlSeconds,
-      }),
-    );
+    const handleError = errorHandler(logger);
+    const session = sessionMiddleware({
+      store,
+      secret,
+      secure,
+      ttlSeconds: config.sessionTtlSeconds,
+      logger,
+      answerError: (err, req, res) => handleError(err, req, res, () => undefined),
+    });
+    // Pages that never read or write the session do not load it: they answer even while the session store is away.
+    app.use((req, res, next) => (SESSIONLESS.test(req.path) ? next() : session(req, res, next)));
 
     app.use(homeRouter(context));
     app.use(loginRouter(context));
@@ -167,7 +173,7 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use(conformanceRouter(context));
 
     app.use(notFound());
-    app.use(errorHandler(logger));
+    app.use(handleError);
 
     // helmet's headers as it would set them now: captured once, again when the SP origins change.
     let securityHeaders: string[] | undefined;

@@ -60,7 +60,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const status = known?.status ?? 500;
     const code = known?.code ?? 'internal_error';
     const message = known?.expose ? known.message : 'The IdP hit an unexpected error. The request id below identifies it in the server log.';
-    if (!known || status >= 500) logger.error({ requestId, method: req.method, path: req.path, status, err: describe(err) }, 'request failed');
+    // A 503 is the answer while a store is away, which the store reports once (not one error with a stack per request).
+    if (known?.code === 'service_unavailable') logger.debug({ requestId, method: req.method, path: req.path, err: causeOf(known) }, 'answered 503');
+    else if (!known || status >= 500) logger.error({ requestId, method: req.method, path: req.path, status, err: describe(err) }, 'request failed');
     for (const [k, v] of Object.entries(known?.headers ?? {})) res.set(k, v);
     res.set('Cache-Control', 'no-store');
     res.status(status);
@@ -78,6 +80,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.send(html);
     });
   };
+}
+
+/** The message of what made a known error (e.g. the Redis client's), for a log line. */
+function causeOf(err: IdpError): string {
+  const cause = err.cause;
+  return cause instanceof Error ? cause.message : err.message;
 }
 
 function describe(err: unknown): Record<string, unknown> {

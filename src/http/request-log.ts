@@ -23,9 +23,11 @@ export function requestLog(logger: Logger): RequestLog {
   // The line holds only the request id, method, redacted URL and status: no redaction pass needed.
   const log = logger.child({}, { redact: { paths: [] } });
   const line = (method: string | undefined, url: string, id: string, status: number, started: number, aborted = false): void => {
-    const level = aborted ? 'warn' : status >= 500 ? 'error' : 'info';
+    // A 503 is the answer while a store is away (reported once by the store), not a failure of this request.
+    const failed = status >= 500 && status !== 503;
+    const level = aborted ? 'warn' : failed ? 'error' : 'info';
     if (!log.isLevelEnabled(level)) return;
-    const msg = aborted ? 'request aborted' : status >= 500 ? 'request errored' : 'request completed';
+    const msg = aborted ? 'request aborted' : failed ? 'request errored' : 'request completed';
     log[level]({ req: { id, method, url: redactUrl(url) }, res: { statusCode: status }, responseTime: Math.round(performance.now() - started) }, msg);
   };
   return {

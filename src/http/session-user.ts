@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import type { SessionView } from '../sso/types.js';
 import type { User } from '../users/store.js';
 import type { AppContext } from './context.js';
-import { sessionStoreUnavailable } from './session.js';
+import { markSaved, sessionStoreUnavailable } from './session.js';
 import './session-types.js';
 
 /** The signed-in user of this request, re-read from the store (a user disabled since is signed out). */
@@ -33,7 +33,16 @@ export function regenerate(req: Request): Promise<void> {
 }
 
 export function save(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.save((err: unknown) => (err ? reject(sessionStoreUnavailable(err)) : resolve())));
+  return new Promise((resolve, reject) =>
+    req.session.save((err: unknown) => {
+      if (err) {
+        reject(sessionStoreUnavailable(err));
+        return;
+      }
+      markSaved(req);
+      resolve();
+    }),
+  );
 }
 
 export function destroy(req: Request): Promise<void> {

@@ -10,8 +10,8 @@
  * (PX), counted from the call on Redis's clock: with a fixed IdP clock (`clock:`
  * in the config), values still expire in real time here, as sessions do.
  *
- * A failing command (Redis away, or slower than COMMAND_TIMEOUT_MS) becomes the
- * 503 users see, never a 500 or a hang.
+ * A failing command (Redis away, or slower than COMMAND_TIMEOUT_MS: each goes
+ * through the connection's `run`) becomes the 503 users see, never a 500 or a hang.
  */
 import { IdpError } from '../errors.js';
 import { KEY_PREFIX, type RedisConnection } from '../store/redis.js';
@@ -53,7 +53,7 @@ export class RedisStateStore implements StateStore {
 
   async #run<T>(command: (client: RedisConnection['client']) => Promise<T>): Promise<T> {
     try {
-      return await command(this.#redis.client);
+      return await this.#redis.run(command);
     } catch (err) {
       throw stateUnavailable(err);
     }
@@ -104,14 +104,14 @@ export class RedisStateStore implements StateStore {
   }
 
   async clear(prefix: string): Promise<void> {
-    await this.#run(async (c) => {
-      const batch: string[] = [];
-      for await (const keys of c.scanIterator({ MATCH: globPrefix(this.#prefix + prefix), COUNT: 500 })) {
-        batch.push(...keys);
-        if (batch.length >= 500) await c.unlink(batch.splice(0));
-      }
-      if (batch.length > 0) await c.unlink(batch);
-    });
+    // One bounded command at a time (a long clear is not one command that times out).
+    const match = globPrefix(this.#prefix + prefix);
+    let cursor = '0';
+    do {
+      const reply = await this.#run((c) => c.scan(cursor, { MATCH: match, COUNT: 500 }));
+      cursor = String(reply.cursor);
+      if (reply.keys.length > 0) await this.#run((c) => c.unlink(reply.keys));
+    } while (cursor !== '0');
   }
 
   async close(): Promise<void> {

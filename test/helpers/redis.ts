@@ -17,6 +17,8 @@ export interface TestRedis {
   /** Starts it again on the same port and folder. */
   start(): Promise<void>;
   readonly running: boolean;
+  /** The PID of the running server (to pause it with SIGSTOP and SIGCONT); undefined when stopped. */
+  readonly pid: number | undefined;
 }
 
 function waitForReady(child: ChildProcess, timeoutMs = 15_000): Promise<void> {
@@ -66,6 +68,9 @@ export async function startTestRedis(): Promise<TestRedis> {
     start,
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+    get pid() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
     },
   };
 }
