@@ -95,4 +95,42 @@ serviceProviders:
     assert.match(err, /Cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/? for store: redis/);
     assert.doesNotMatch(err, /hunter2/, 'the Redis password is not printed');
   });
+
+  it('without sessionSecret or jwt.secret, the first replica generates them and every replica uses the same ones', async () => {
+    const shared = await startReplicas(
+      2,
+      `host: 127.0.0.1
+passwordHashCost: 10
+store: redis
+users:
+  - { email: alice@example.com, password: alice-password, name: Alice }
+serviceProviders:
+  - id: no-secret
+    jwt: { redirectUrls: [ "http://localhost:9/consumer" ], audience: no-secret }
+`,
+      { REDIS_URL: `${redis.url}/1` },
+    );
+    try {
+      const [a, b] = shared as [Replica, Replica];
+      const secret = /Generated HS256 shared secret for SP "no-secret" \(shown once; configure your SP with it\): (\S+)/.exec(a.output())?.[1];
+      assert.ok(secret, `the first replica shows the secret it generated:\n${a.output()}`);
+      assert.doesNotMatch(b.output(), /Generated HS256 shared secret/, 'the second replica generated none of its own');
+      const form = await request(a.url).get('/login').expect(200);
+      const signedIn = await request(a.url)
+        .post('/login')
+        .set('Cookie', setCookies(form)[0]!.split(';')[0]!)
+        .type('form')
+        .send({ csrf: csrfFrom(form.text), email: 'alice@example.com', password: 'alice-password' })
+        .expect(303);
+      // The session cookie signed by A is good on B, and B's token verifies with A's secret.
+      const fromB = await request(b.url)
+        .get(`/sso/jwt/no-secret?redirect_url=${encodeURIComponent('http://localhost:9/consumer')}`)
+        .set('Cookie', setCookies(signedIn)[0]!.split(';')[0]!)
+        .expect(302);
+      const { payload } = await jwtVerify(jwtFromLocation(fromB.headers.location), new TextEncoder().encode(secret), { algorithms: ['HS256'], audience: 'no-secret' });
+      assert.equal(payload.email, 'alice@example.com');
+    } finally {
+      await Promise.all(shared.map((r) => r.stop()));
+    }
+  });
 });
