@@ -60,7 +60,8 @@ export interface RunningIdp {
     get(email: string): User | undefined;
     create(user: UserInput): Promise<User>;
     update(email: string, patch: UserPatch): Promise<User>;
-    delete(email: string): void;
+    /** Resolves once deleted (with store: redis, in the shared store too). */
+    delete(email: string): Promise<void>;
   };
   /** The registered service providers (resolved). */
   readonly serviceProviders: readonly ResolvedServiceProvider[];
@@ -122,9 +123,9 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<RunningId
     users: {
       list: () => ctx.users.list(),
       get: (email) => ctx.users.find(email),
-      create: (user) => ctx.users.create(user),
-      update: (email, patch) => ctx.users.update(email, patch),
-      delete: (email) => ctx.users.delete(email),
+      create: (user) => ctx.changes.createUser(user),
+      update: (email, patch) => ctx.changes.updateUser(email, patch),
+      delete: (email) => ctx.changes.deleteUser(email),
     },
     get serviceProviders() {
       return ctx.config.serviceProviders;

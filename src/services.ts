@@ -10,12 +10,16 @@
  * `sp()` answer with it from then on. The signing keys can be rotated at run
  * time too (`rotateKeys`); the signer and the SAML context ask the keystore for
  * them at each use.
+ *
+ * Run-time changes (users, SPs, reset) are made through `changes`: in this
+ * process's store, or with store: redis, in Redis for every replica
+ * (src/replicas/).
  */
 import crypto from 'node:crypto';
 import { fixedClock, offsetClock, systemClock, type Clock } from './clock.js';
 import { withServiceProviders, type ResolvedConfig, type ResolvedServiceProvider } from './config/load.js';
 import { loadKeystore, type AsymmetricAlg, type Keystore, type Rotation, type SpKeyInput } from './keys/keystore.js';
-import { resolveHsSecrets, type GeneratedSecret } from './jwt/secrets.js';
+import { keepHsSecrets, planHsSecrets, resolveHsSecrets, type GeneratedSecret } from './jwt/secrets.js';
 import { JwtSigner } from './jwt/signer.js';
 import { FlowHistory } from './flows/history.js';
 import { ISSUER_STATE_PREFIX, Issuer } from './issue/issuer.js';
@@ -27,6 +31,7 @@ import type { RedisConnection } from './store/redis.js';
 import type { SharedKeys } from './replicas/shared-keys.js';
 import { UserStore } from './users/store.js';
 import { randomHex } from './random.js';
+import { inputsDigest, localChanges, type PlannedServiceProviders, type RuntimeChanges, type RuntimeHost } from './replicas/changes.js';
 
 /** Where fresh identifiers come from: random, or derived from deterministicSeed. */
 export interface IdSource {
@@ -67,11 +72,7 @@ function spKeysOf(config: ResolvedConfig): SpKeyInput[] {
   );
 }
 
-function digest(value: unknown): string {
-  return crypto.createHash('sha256').update(JSON.stringify(value)).digest('base64url');
-}
-
-export class Services {
+export class Services implements RuntimeHost {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly db: Db;
@@ -98,6 +99,7 @@ export class Services {
   #jwtSigner: JwtSigner;
   #spById: Map<string, ResolvedServiceProvider>;
   #listeners: (() => void)[] = [];
+  #changes: RuntimeChanges | undefined;
 
   private constructor(init: {
     fileConfig: ResolvedConfig;
@@ -166,7 +168,10 @@ export class Services {
       const jwtSigner = new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets, clock, newJti: ids.jti });
       // With Redis, every replica signs with the first replica's keys (or the last rotation's).
       const sharedKeys = redis ? await (await import('./replicas/shared-keys.js')).SharedKeys.start(redis, keystore, logger) : undefined;
-      return new Services({ fileConfig, config, clock, logger, db, users, keystore, jwtSigner, generatedSecrets: generated, ids, redis, shared, sharedKeys });
+      const services = new Services({ fileConfig, config, clock, logger, db, users, keystore, jwtSigner, generatedSecrets: generated, ids, redis, shared, sharedKeys });
+      // After the config users are written: a replica starts with what the others changed.
+      services.#changes = redis ? await (await import('./replicas/redis.js')).RedisChanges.start(services, redis) : localChanges(services);
+      return services;
     } catch (err) {
       await redis?.close();
       db.close();
@@ -179,7 +184,7 @@ export class Services {
     const stored = kvGet(db, RUNTIME_SPS_KEY);
     if (!stored) return fileConfig;
     const { fileDigest, inputs } = JSON.parse(stored) as { fileDigest: string; inputs: unknown[] };
-    if (fileDigest !== digest(fileConfig.serviceProviderInputs)) {
+    if (fileDigest !== inputsDigest(fileConfig.serviceProviderInputs)) {
       logger.info('the config file changed its service providers: run-time changes to them are dropped');
       return fileConfig;
     }
@@ -195,6 +200,11 @@ export class Services {
     return this.#config;
   }
 
+  /** Where run-time changes of users and SPs, and the reset, are made (the control API, the CLI, the library). */
+  get changes(): RuntimeChanges {
+    return this.#changes!;
+  }
+
   get jwtSigner(): JwtSigner {
     return this.#jwtSigner;
   }
@@ -208,20 +218,32 @@ export class Services {
     this.#listeners.push(listener);
   }
 
+  /** Checks a list of service providers without applying it: a ConfigError naming the field, or the HS256 secrets it needs generated. */
+  planServiceProviders(inputs: readonly unknown[]): PlannedServiceProviders {
+    const next = withServiceProviders(this.fileConfig, inputs, 'control API');
+    const { secrets, generated } = planHsSecrets(next.serviceProviders, this.db);
+    // Those of SPs from the file stay each replica's own (generated at its start), unless generated now.
+    const own = new Set(this.fileConfig.serviceProviders.map((sp) => sp.id).filter((id) => !generated.some((g) => g.spId === id)));
+    const runtimeSecrets = next.serviceProviders
+      .filter((sp) => sp.jwt?.algorithm === 'HS256' && !sp.jwt.secret && !own.has(sp.id))
+      .map((sp) => ({ spId: sp.id, secret: secrets.get(sp.id)! }));
+    return { generated, runtimeSecrets };
+  }
+
   /**
    * Replaces the service providers. Throws a ConfigError naming the field when
    * the list is invalid; returns the HS256 secrets generated for new SPs.
+   * `secrets`: generated ones to use (made by another replica, or planned).
    */
-  async setServiceProviders(inputs: readonly unknown[]): Promise<GeneratedSecret[]> {
+  async setServiceProviders(inputs: readonly unknown[], options: { secrets?: readonly GeneratedSecret[] } = {}): Promise<GeneratedSecret[]> {
     const next = withServiceProviders(this.fileConfig, inputs, 'control API');
     await this.keystore.setSpKeys(spKeysOf(next));
-    const hs = resolveHsSecrets(next.serviceProviders, this.db);
-    const { secrets } = hs;
-    const generated = this.redis ? await (await import('./replicas/shared-secrets.js')).shareHsSecrets(this.redis, this.db, next.serviceProviders, hs) : hs.generated;
+    keepHsSecrets(this.db, options.secrets ?? []);
+    const { secrets, generated } = resolveHsSecrets(next.serviceProviders, this.db);
     this.#jwtSigner = new JwtSigner({ serviceProviders: next.serviceProviders, keystore: this.keystore, secrets, clock: this.clock, newJti: this.ids.jti });
     this.#config = next;
     this.#spById = new Map(next.serviceProviders.map((sp) => [sp.id, sp]));
-    kvSet(this.db, RUNTIME_SPS_KEY, JSON.stringify({ fileDigest: digest(this.fileConfig.serviceProviderInputs), inputs }));
+    kvSet(this.db, RUNTIME_SPS_KEY, JSON.stringify({ fileDigest: inputsDigest(this.fileConfig.serviceProviderInputs), inputs }));
     for (const l of this.#listeners) l();
     return generated;
   }
@@ -238,16 +260,22 @@ export class Services {
     return rotations;
   }
 
-  /** Back to the file's config: its users and its service providers, run-time changes dropped. */
-  async reset(): Promise<void> {
-    await this.users.resetToConfig(this.fileConfig.users);
+  /** Back to the config file's service providers; the run-time list is forgotten. */
+  async restoreFileServiceProviders(): Promise<void> {
     await this.setServiceProviders(this.fileConfig.serviceProviderInputs);
     this.db.prepare('DELETE FROM kv WHERE key = ?').run(RUNTIME_SPS_KEY);
+  }
+
+  /** Back to the file's config: its users and its service providers, run-time changes dropped. Only here: the others follow `changes.reset()`. */
+  async reset(): Promise<void> {
+    await this.users.resetToConfig(this.fileConfig.users);
+    await this.restoreFileServiceProviders();
     await this.state.clear(ISSUER_STATE_PREFIX);
     await this.flows.clear();
   }
 
   async close(): Promise<void> {
+    await this.#changes?.close();
     await this.sharedKeys?.close();
     await this.state.close();
     await this.redis?.close();

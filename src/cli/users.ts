@@ -11,7 +11,8 @@ const USERS_HELP = `Usage: mock-idp users list|add|disable|enable [options]
   disable EMAIL | enable EMAIL
 
 Changes are written to the store in the data directory and survive restarts
-(unless the config file's entry for that user changes).
+(unless the config file's entry for that user changes). With store: redis in the
+config, they are written to Redis too, and every running replica applies them.
 
 Options:
 ${COMMON_OPTIONS}`;
@@ -43,7 +44,7 @@ export async function users(args: string[]): Promise<number> {
     }
     if (action === 'add') return await add(services, values);
     if (!target) throw new UsageError(`users ${action} needs an EMAIL`);
-    const user = await services.users.update(target, { disabled: action === 'disable' });
+    const user = await services.changes.updateUser(target, { disabled: action === 'disable' });
     process.stdout.write(`${user.email} is ${user.disabled ? 'disabled' : 'enabled'}\n`);
     return 0;
   } finally {
@@ -66,7 +67,7 @@ async function add(services: Services, values: AddValues): Promise<number> {
   if (!password) throw new UsageError('users add needs --password P or --password-stdin');
   const parsed = userSchema.safeParse({ email: values.email, password, name: values.name, attributes: Object.fromEntries(pairs(values.attr, '--attr')) });
   if (!parsed.success) throw new UsageError(`invalid user:\n${formatIssues(parsed.error, userSchema)}`);
-  const user = await services.users.create(parsed.data);
+  const user = await services.changes.createUser(parsed.data);
   process.stdout.write(`added ${user.email}\n`);
   return 0;
 }

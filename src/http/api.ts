@@ -3,7 +3,8 @@
  * languages and for containers. On only when `adminToken` is set; every call
  * needs `Authorization: Bearer <adminToken>` (compared in constant time).
  * Bodies are validated with the config schema, so a bad body is a 400 naming
- * the field; changes persist in the store.
+ * the field; changes persist in the store (with store: redis, in Redis, for
+ * every replica: `ctx.changes`, src/replicas/).
  */
 import crypto from 'node:crypto';
 import { Router, type NextFunction, type Request, type Response } from 'express';
@@ -14,6 +15,7 @@ import { ConfigError, IdpError } from '../errors.js';
 import { mintJwtFor, samlResponseFor } from '../mint.js';
 import { faultLabel, parseFaults } from '../faults/index.js';
 import type { User } from '../users/store.js';
+import type { ServiceProvidersEdit } from '../replicas/changes.js';
 import type { AppContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { conformanceApi } from './conformance.js';
@@ -108,7 +110,7 @@ export function apiRouter(ctx: AppContext): Router {
   });
   router.post('/api/users', async (req, res) => {
     const input = parseBody(userSchema, req.body, 'user');
-    res.status(201).json(publicUser(await ctx.users.create(input)));
+    res.status(201).json(publicUser(await ctx.changes.createUser(input)));
   });
   router.get('/api/users/:email', (req, res) => {
     const user = ctx.users.find(req.params.email);
@@ -117,56 +119,63 @@ export function apiRouter(ctx: AppContext): Router {
   });
   router.patch('/api/users/:email', async (req, res) => {
     const patch = parseBody(userPatchSchema, req.body, 'user update');
-    res.json(publicUser(await ctx.users.update(req.params.email, patch)));
+    res.json(publicUser(await ctx.changes.updateUser(req.params.email, patch)));
   });
-  router.delete('/api/users/:email', (req, res) => {
-    ctx.users.delete(req.params.email);
+  router.delete('/api/users/:email', async (req, res) => {
+    await ctx.changes.deleteUser(req.params.email);
     res.status(204).end();
   });
 
   // ---- service providers ----
-  const replaceSps = async (inputs: unknown[]) => {
+  /** Applies an edit of the list (which may run again when another replica changed it meanwhile). */
+  const editSps = async (edit: ServiceProvidersEdit) => {
     try {
-      return await ctx.setServiceProviders(inputs);
+      return await ctx.changes.editServiceProviders(edit);
     } catch (err) {
       if (err instanceof ConfigError) throw new IdpError('bad_request', err.message);
       throw err;
     }
   };
-  const indexOf = (id: string): number => spInputs(ctx).findIndex((sp) => sp.id === id);
+  const indexIn = (list: readonly Record<string, unknown>[], id: string): number => {
+    const i = list.findIndex((sp) => sp.id === id);
+    if (i === -1) throw new IdpError('not_found', `There is no service provider ${id}.`);
+    return i;
+  };
 
   router.get('/api/service-providers', (_req, res) => {
     res.json({ serviceProviders: spInputs(ctx).map(publicSp) });
   });
   router.post('/api/service-providers', async (req, res) => {
     const input = parseBody(serviceProviderSchema, req.body, 'service provider');
-    if (indexOf(input.id) !== -1) throw new IdpError('conflict', `A service provider with the id ${input.id} already exists.`);
-    const generated = await replaceSps([...spInputs(ctx), req.body]);
+    const generated = await editSps((list) => {
+      if (list.some((sp) => sp.id === input.id)) throw new IdpError('conflict', `A service provider with the id ${input.id} already exists.`);
+      return [...list, req.body];
+    });
     const secret = generated.find((g) => g.spId === input.id)?.secret;
     // A generated HS256 secret is returned once, here, to configure the SP with.
     res.status(201).json({ ...(publicSp(req.body) as object), ...(secret ? { generatedSecret: secret } : {}) });
   });
   router.get('/api/service-providers/:id', (req, res) => {
-    const i = indexOf(req.params.id);
-    if (i === -1) throw new IdpError('not_found', `There is no service provider ${req.params.id}.`);
-    res.json(publicSp(spInputs(ctx)[i]));
+    const list = spInputs(ctx);
+    res.json(publicSp(list[indexIn(list, req.params.id)]));
   });
   router.put('/api/service-providers/:id', async (req, res) => {
-    const i = indexOf(req.params.id);
-    if (i === -1) throw new IdpError('not_found', `There is no service provider ${req.params.id}.`);
+    indexIn(spInputs(ctx), req.params.id);
     const body = { ...(req.body as Record<string, unknown>), id: (req.body as Record<string, unknown> | undefined)?.id ?? req.params.id };
     parseBody(serviceProviderSchema, body, 'service provider');
     if (body.id !== req.params.id) throw new IdpError('bad_request', `The body's id (${String(body.id)}) differs from the URL's (${req.params.id}).`);
-    const list = [...spInputs(ctx)];
-    list[i] = body;
-    const generated = await replaceSps(list);
+    const generated = await editSps((list) => {
+      const i = indexIn(list, req.params.id);
+      return list.map((sp, j) => (j === i ? body : sp));
+    });
     const secret = generated.find((g) => g.spId === req.params.id)?.secret;
     res.json({ ...(publicSp(body) as object), ...(secret ? { generatedSecret: secret } : {}) });
   });
   router.delete('/api/service-providers/:id', async (req, res) => {
-    const i = indexOf(req.params.id);
-    if (i === -1) throw new IdpError('not_found', `There is no service provider ${req.params.id}.`);
-    await replaceSps(spInputs(ctx).filter((_, j) => j !== i));
+    await editSps((list) => {
+      const i = indexIn(list, req.params.id);
+      return list.filter((_, j) => j !== i);
+    });
     res.status(204).end();
   });
 
@@ -198,7 +207,7 @@ export function apiRouter(ctx: AppContext): Router {
   router.use(keysApi(ctx));
 
   router.post('/api/reset', async (_req, res) => {
-    await ctx.reset();
+    await ctx.changes.reset();
     res.status(204).end();
   });
 

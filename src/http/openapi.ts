@@ -17,6 +17,7 @@ const error = { $ref: '#/components/schemas/Error' };
 const errors = {
   '400': { description: 'Invalid body: the message names each bad field', content: { 'application/json': { schema: error } } },
   '401': { description: 'Missing or wrong bearer token: error `unauthorized`, with WWW-Authenticate: Bearer', content: { 'application/json': { schema: error } } },
+  '503': { description: 'store: redis, and Redis does not answer: error `service_unavailable`, with Retry-After; nothing was changed', content: { 'application/json': { schema: error } } },
 };
 const failure = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
 const noSuch = (what: string) => failure(`No such ${what}`);

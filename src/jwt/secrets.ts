@@ -15,6 +15,16 @@ export function resolveHsSecrets(
   serviceProviders: readonly ResolvedServiceProvider[],
   db: Db,
 ): { secrets: Map<string, string>; generated: GeneratedSecret[] } {
+  const planned = planHsSecrets(serviceProviders, db);
+  keepHsSecrets(db, planned.generated);
+  return planned;
+}
+
+/** What `resolveHsSecrets` would answer, without keeping the secrets it generates (a change checked before it is made). */
+export function planHsSecrets(
+  serviceProviders: readonly ResolvedServiceProvider[],
+  db: Db,
+): { secrets: Map<string, string>; generated: GeneratedSecret[] } {
   const secrets = new Map<string, string>();
   const generated: GeneratedSecret[] = [];
   for (const sp of serviceProviders) {
@@ -23,14 +33,21 @@ export function resolveHsSecrets(
       secrets.set(sp.id, sp.jwt.secret);
       continue;
     }
-    const key = `jwt-secret:${sp.id}`;
-    let secret = kvGet(db, key);
+    let secret = kvGet(db, secretKey(sp.id));
     if (secret === undefined) {
       secret = crypto.randomBytes(32).toString('base64url');
-      kvSet(db, key, secret);
       generated.push({ spId: sp.id, secret });
     }
     secrets.set(sp.id, secret);
   }
   return { secrets, generated };
+}
+
+/** Keeps secrets generated here or by another replica, so `resolveHsSecrets` uses them. */
+export function keepHsSecrets(db: Db, secrets: readonly GeneratedSecret[]): void {
+  for (const { spId, secret } of secrets) kvSet(db, secretKey(spId), secret);
+}
+
+function secretKey(spId: string): string {
+  return `jwt-secret:${spId}`;
 }

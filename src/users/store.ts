@@ -34,6 +34,20 @@ export interface UserInput {
 }
 export type UserPatch = Partial<Omit<UserInput, 'email'>>;
 
+/**
+ * A user as a change writes it, with the password's hash (never the password):
+ * what `create` and `update` write and what replicas ship to each other, so the
+ * password is hashed once. `passwordHash` null: the config's password, which
+ * each store hashes itself.
+ */
+export interface UserRecord {
+  email: string;
+  name: string | null;
+  passwordHash: string | null;
+  attributes: Record<string, string | string[]>;
+  disabled: boolean;
+}
+
 /** The key users are found by: NFKC, trimmed, lower case. */
 export function emailKey(email: string): string {
   return email.normalize('NFKC').trim().toLowerCase();
@@ -59,9 +73,13 @@ function toUser(row: Row): User {
 }
 
 /** A digest of a config entry without its password (the password is compared with scrypt). */
-function configDigest(u: UserConfig): string {
+export function configDigest(u: UserConfig): string {
   const { password: _password, ...rest } = u;
   return crypto.createHash('sha256').update(JSON.stringify(rest)).digest('base64url');
+}
+
+function conflict(email: string): IdpError {
+  return new IdpError('conflict', `A user with the email ${email} already exists.`);
 }
 
 export type AuthResult = { ok: true; user: User } | { ok: false; reason: 'invalid' | 'disabled' };
@@ -135,47 +153,63 @@ export class UserStore {
   }
 
   async create(input: UserInput): Promise<User> {
-    const hash = await hashPassword(input.password, this.#logN);
-    const key = emailKey(input.email);
-    try {
-      this.#insert.run({
-        key,
-        email: input.email.trim(),
-        name: input.name ?? null,
-        hash,
-        attributes: JSON.stringify(input.attributes ?? {}),
-        disabled: input.disabled ? 1 : 0,
-        now: Date.now(),
-        digest: null,
-        configHash: null,
-      });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new IdpError('conflict', `A user with the email ${input.email} already exists.`);
-      }
-      throw err;
-    }
-    return this.find(key)!;
+    return this.write(await this.newUser(input), { create: true });
   }
 
   async update(email: string, patch: UserPatch): Promise<User> {
+    return this.write(await this.changedUser(email, patch));
+  }
+
+  /** The record `create` would write: the password hashed; a conflict if the email is taken. */
+  async newUser(input: UserInput): Promise<UserRecord> {
+    if (this.#find.get(emailKey(input.email))) throw conflict(input.email);
+    const passwordHash = await hashPassword(input.password, this.#logN);
+    return { email: input.email.trim(), name: input.name ?? null, passwordHash, attributes: input.attributes ?? {}, disabled: input.disabled ?? false };
+  }
+
+  /** The record `update` would write: the stored user with the patch applied. */
+  async changedUser(email: string, patch: UserPatch): Promise<UserRecord> {
     // After the config's hash, so that it cannot overwrite a password set here.
     await this.#configPasswordWritten(emailKey(email));
     const row = this.#find.get(emailKey(email)) as Row | undefined;
     if (!row) throw new IdpError('not_found', `There is no user ${email}.`);
-    const hash = patch.password !== undefined ? await hashPassword(patch.password, this.#logN) : row.password_hash;
-    this.#update.run({
-      key: emailKey(email),
+    const configPassword = row.config_password_hash !== null && row.password_hash === row.config_password_hash;
+    const passwordHash = patch.password !== undefined ? await hashPassword(patch.password, this.#logN) : configPassword ? null : row.password_hash;
+    const user = toUser(row);
+    return {
       email: row.email,
       name: patch.name !== undefined ? patch.name : row.name,
-      hash,
-      attributes: patch.attributes !== undefined ? JSON.stringify(patch.attributes) : row.attributes,
-      disabled: patch.disabled !== undefined ? (patch.disabled ? 1 : 0) : row.disabled,
+      passwordHash,
+      attributes: patch.attributes ?? user.attributes,
+      disabled: patch.disabled ?? user.disabled,
+    };
+  }
+
+  /**
+   * Writes a record (made here or by another replica): a new row, or over the
+   * stored one, which keeps what it knows of its config entry. With `create`, a
+   * stored user of that email is a conflict.
+   */
+  async write(record: UserRecord, options: { create?: boolean } = {}): Promise<User> {
+    const key = emailKey(record.email);
+    // A password set at run time is written after the config's pending hash, which would overwrite it.
+    if (record.passwordHash !== null) await this.#configPasswordWritten(key);
+    const row = this.#find.get(key) as Row | undefined;
+    if (row && options.create) throw conflict(record.email);
+    const params = {
+      key,
+      email: record.email,
+      name: record.name,
+      hash: record.passwordHash ?? row?.config_password_hash ?? row?.password_hash ?? HASH_PENDING,
+      attributes: JSON.stringify(record.attributes),
+      disabled: record.disabled ? 1 : 0,
       now: Date.now(),
-      digest: row.config_digest,
-      configHash: row.config_password_hash,
-    });
-    return this.find(email)!;
+      digest: row?.config_digest ?? null,
+      configHash: row?.config_password_hash ?? null,
+    };
+    if (row) this.#update.run(params);
+    else this.#insert.run(params);
+    return this.find(key)!;
   }
 
   delete(email: string): void {
@@ -251,6 +285,21 @@ export class UserStore {
     };
     job.then(settle, settle);
     return job;
+  }
+
+  /** Whether the stored user is exactly the config entry: nothing of it changed at run time. */
+  matchesConfig(u: UserConfig): boolean {
+    const key = emailKey(u.email);
+    const row = this.#find.get(key) as Row | undefined;
+    if (!row || row.config_digest !== configDigest(u)) return false;
+    const configPassword = row.config_password_hash !== null ? row.password_hash === row.config_password_hash : this.#pending.has(key);
+    return configPassword && row.email === u.email && row.name === (u.name ?? null) && row.attributes === JSON.stringify(u.attributes) && row.disabled === (u.disabled ? 1 : 0);
+  }
+
+  /** Puts one config user back as the config has it (its password hashed as `upsertFromConfig` does). */
+  restoreConfig(u: UserConfig): Promise<void> {
+    this.#delete.run(emailKey(u.email));
+    return this.upsertFromConfig([u]);
   }
 
   /** Back to exactly the config's users: every other user and every run-time edit is dropped. */
