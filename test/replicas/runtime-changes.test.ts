@@ -13,10 +13,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { jwtVerify } from 'jose';
-import { freePort, tempDir } from '../helpers/idp.js';
+import { tempDir } from '../helpers/idp.js';
 import { jwtFromLocation, login } from '../helpers/http.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { exitOf, waitForOutput } from '../cli/process.js';
+import { startReplica, stopChild, type Replica } from '../helpers/replicas.js';
 
 const TOKEN = 'replicas-admin-token-0123456789';
 const SECRET = 'replica-shared-secret-0123456789';
@@ -36,20 +37,6 @@ async function within(withinMs: number, check: () => Promise<unknown>): Promise<
   }
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-interface Replica {
-  url: string;
-  child: ChildProcess;
-}
-
 describe('run-time changes on every replica', () => {
   const dir = tempDir('mock-idp-runtime-');
   const config = path.join(dir, 'idp.yaml');
@@ -61,14 +48,9 @@ describe('run-time changes on every replica', () => {
   const env = (name: string) => ({ ...process.env, DATA_DIR: path.join(dir, `data-${name}`), REDIS_URL: redis.url, LOG_LEVEL: 'warn' });
 
   async function replica(name: string): Promise<Replica> {
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli.ts'), 'serve', '--config', config], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...env(name), PORT: String(port) },
-    });
-    started.push(child);
-    await waitForOutput(child, /mock-idp is running/);
-    return { url: `http://localhost:${port}`, child };
+    const r = await startReplica(name, config, env(name));
+    started.push(r.child);
+    return r;
   }
 
   const api = (r: Replica, method: 'get' | 'post' | 'patch' | 'put' | 'delete', url: string) => request(r.url)[method](url).set('Authorization', `Bearer ${TOKEN}`);
@@ -102,7 +84,7 @@ serviceProviders:
   });
 
   after(async () => {
-    await Promise.all(started.map(stop));
+    await Promise.all(started.map(stopChild));
     await redis?.stop();
   });
 
