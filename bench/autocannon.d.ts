@@ -17,7 +17,8 @@ declare module 'autocannon' {
   }
 
   export interface Options {
-    url: string;
+    /** Several URLs: the connections are spread over them in turn (connection i on url[i % n]). */
+    url: string | string[];
     connections?: number;
     duration?: number;
     amount?: number;

@@ -6,6 +6,8 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { UserInput } from '../src/users/store.js';
 import { ROOT, freePort, spawnNode, stderrOf, stop, tempDir, waitFor200 } from './lib.js';
 
 export const USER = { email: 'alice@example.com', password: 'alice-password', name: 'Alice Agent' };
@@ -52,13 +54,32 @@ export function benchConfig(port: number, dir: string, extra: Record<string, unk
   };
 }
 
+/**
+ * Writes users into the store of `dir/data` (before the IdP starts on it), with
+ * their password hashes at scrypt cost 2^`cost`: the config's minimum is 2^10,
+ * and figures about the rest of a sign-in want the hashing out of the way.
+ * The IdP keeps them when its config has no users (`users: []`).
+ */
+export async function seedUsers(dir: string, users: readonly UserInput[], cost = 4): Promise<void> {
+  const dist = (file: string) => pathToFileURL(path.join(ROOT, 'dist', file)).href;
+  const { openDb } = (await import(dist('store/db.js'))) as typeof import('../src/store/db.js');
+  const { UserStore } = (await import(dist('users/store.js'))) as typeof import('../src/users/store.js');
+  const db = openDb(path.join(dir, 'data'));
+  try {
+    const store = new UserStore(db, cost);
+    for (const u of users) await store.create(u);
+  } finally {
+    db.close();
+  }
+}
+
 /** Writes the config into a fresh folder and starts the IdP on it; resolves once /healthz answers 200. */
-export async function startBenchIdp(options: { extra?: Record<string, unknown>; dir?: string; nodeArgs?: string[] } = {}): Promise<BenchIdp> {
+export async function startBenchIdp(options: { extra?: Record<string, unknown>; dir?: string; nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<BenchIdp> {
   const dir = options.dir ?? tempDir('mock-idp-bench-');
   const port = await freePort();
   const file = path.join(dir, 'bench-config.json');
   fs.writeFileSync(file, JSON.stringify(benchConfig(port, dir, options.extra), null, 2));
-  const child = spawnNode([...(options.nodeArgs ?? []), path.join(ROOT, 'dist', 'cli.js'), 'serve', '--config', file]);
+  const child = spawnNode([...(options.nodeArgs ?? []), path.join(ROOT, 'dist', 'cli.js'), 'serve', '--config', file], { env: { ...process.env, ...options.env } });
   const stderr = stderrOf(child);
   const base = `http://127.0.0.1:${port}`;
   try {

@@ -29,15 +29,20 @@ export function pinSelfToClientCpu(): void {
   spawnSync('taskset', ['-a', '-cp', String(CLIENT_CPU), String(process.pid)], { stdio: 'ignore' });
 }
 
-/** Starts `node args…` on the server CPU (taskset execs node, so the pid is node's). */
-export function spawnNode(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; stdout?: 'ignore' | 'pipe' | number; stderr?: 'ignore' | 'pipe' | number } = {}): ChildProcess {
-  const command = PINNED ? 'taskset' : process.execPath;
-  const argv = PINNED ? ['-c', String(SERVER_CPU), process.execPath, ...args] : args;
-  return spawn(command, argv, {
+type SpawnOptions = { env?: NodeJS.ProcessEnv; cwd?: string; stdout?: 'ignore' | 'pipe' | number; stderr?: 'ignore' | 'pipe' | number };
+
+/** Starts `command args…` on the server CPU (taskset execs the command, so the pid is the command's). */
+export function spawnOnServerCpu(command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+  return spawn(PINNED ? 'taskset' : command, PINNED ? ['-c', String(SERVER_CPU), command, ...args] : args, {
     cwd: options.cwd ?? ROOT,
     env: options.env ?? process.env,
     stdio: ['ignore', options.stdout ?? 'ignore', options.stderr ?? 'pipe'],
   });
+}
+
+/** Starts `node args…` on the server CPU. */
+export function spawnNode(args: string[], options: SpawnOptions = {}): ChildProcess {
+  return spawnOnServerCpu(process.execPath, args, options);
 }
 
 /** Stops a child: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
@@ -145,10 +150,13 @@ export function loginBody(csrf: string, email: string, password: string): string
   return new URLSearchParams({ csrf, continue: '', email, password }).toString();
 }
 
-/** Signs in through the form and returns the signed-in session's cookie. */
-export async function signIn(base: string, email: string, password: string): Promise<string> {
+/**
+ * Signs in through the form and returns the signed-in session's cookie. With
+ * `postTo`, the form is opened on `base` and posted to `postTo` (another replica).
+ */
+export async function signIn(base: string, email: string, password: string, postTo = base): Promise<string> {
   const { cookie, csrf } = await loginForm(base);
-  const res = await fetch(`${base}/login`, {
+  const res = await fetch(`${postTo}/login`, {
     method: 'POST',
     redirect: 'manual',
     headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },

@@ -12,9 +12,16 @@ export interface Scenario {
   expectedStatus: number;
 }
 
+/** One target, or several (replicas): autocannon spreads the connections over them in turn. */
+export type Bases = string | readonly string[];
+
+function urls(bases: Bases, pathAndQuery: string): string | string[] {
+  return typeof bases === 'string' ? `${bases}${pathAndQuery}` : bases.map((b) => `${b}${pathAndQuery}`);
+}
+
 /** 1–2. GET /sso/jwt/:sp?redirect_url=… with a signed-in session → 302 carrying the JWT (32 connections). */
-export function jwtScenario(base: string, cookie: string, sp: keyof typeof JWT_SPS): Scenario {
-  return { options: { url: `${base}${jwtPath(JWT_SPS[sp])}`, connections: 32, headers: { cookie } }, expectedStatus: 302 };
+export function jwtScenario(bases: Bases, cookie: string, sp: keyof typeof JWT_SPS): Scenario {
+  return { options: { url: urls(bases, jwtPath(JWT_SPS[sp])), connections: 32, headers: { cookie } }, expectedStatus: 302 };
 }
 
 /** 3. SP-initiated SSO with a session: a fresh AuthnRequest each time (IDs are single-use) → the auto-POST form (8 connections). */
@@ -87,12 +94,13 @@ export function loginScenario(base: string, forms: LoginForm[]): Scenario {
  * 5. Sign-ins as browsers do them, each on a new session: GET /login (a session
  * and its CSRF token), then POST /login (a new signed-in session). Each connection
  * alternates the two, as its own user (`users[i]` for the i-th connection), so
- * `amount` requests are amount/2 sign-ins.
+ * `amount` requests are amount/2 sign-ins. With several bases, the connections
+ * are spread over them in turn, each one staying on its replica.
  */
-export function signInFlow(base: string, users: readonly { email: string; password: string }[], connections: number): Options {
+export function signInFlow(bases: Bases, users: readonly { email: string; password: string }[], connections: number): Options {
   let assigned = 0;
   return {
-    url: `${base}/login`,
+    url: urls(bases, '/login'),
     connections,
     requests: [
       {
