@@ -37,6 +37,7 @@ baseUrl: ${publicUrl}
 store: redis
 sessionSecret: "the-same-session-secret-on-every-replica"
 adminToken: "${ADMIN}"
+allowFaults: true
 passwordHashCost: 10
 loginThrottle: { maxFailuresPerAccount: 3, maxFailuresPerIp: 1000 }
 users:
@@ -184,5 +185,20 @@ serviceProviders:
       const { payload } = await jwtVerify(before[0]!, createLocalJWKSet(set), { audience: 'rs-sp' });
       assert.equal(payload.email, ALICE.email, `replica ${replica.name} still publishes the key of a token signed before`);
     }
+  });
+
+  it('the memory of sent tokens is shared: fault=replayed-jti on one replica replays the jti another replica sent last', async () => {
+    const browser = new RoundRobinBrowser(replicas, publicUrl);
+    await browser.submitLogin(await browser.get('/login'), ALICE.email, ALICE.password);
+    const sso = (fault: string) => browser.get(`/sso/jwt/jwt-sp?redirect_url=${encodeURIComponent(CONSUMER)}${fault}`);
+    const jtiOf = async (answer: Promise<Awaited<ReturnType<typeof sso>>>) => {
+      const res = await answer;
+      assert.equal(res.status, 302, res.text.slice(0, 300));
+      return { jti: (await verify(new URL(res.headers.get('location')!).searchParams.get('jwt')!, 'jwt-sp')).payload.jti, replica: res.replica };
+    };
+    const sent = await jtiOf(sso(''));
+    const replayed = await jtiOf(sso('&fault=replayed-jti'));
+    assert.notEqual(replayed.replica, sent.replica);
+    assert.equal(replayed.jti, sent.jti, `replica ${replayed.replica} replays the jti replica ${sent.replica} sent`);
   });
 });
