@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test run, from a clean clone: install, type-check, lint, then the
-# unit/HTTP tests, the soak and the real-browser tests.
+# unit/HTTP tests, the soaks (one process, and two replicas) and the real-browser tests.
 #
 # The unit/HTTP tests run twice, side by side: all of them as users run the IdP,
 # and the suites that start an IdP once more with the sign-in fast path off
@@ -65,11 +65,36 @@ report() {
   total_failed=$((total_failed + failing))
 }
 
+# A soak's output whole, and one line for the summary (a soak prints no test counts).
+report_soak() {
+  local id=$1 title=$2 rc seconds
+  read -r rc seconds <"$logs/$id.status"
+  echo
+  echo "=============== $title ==============="
+  cat "$logs/$id.log"
+  echo "=============== $title: exit $rc, $seconds s ==============="
+  summary+=("$title: $([ "$rc" -eq 0 ] && echo passed || echo FAILED) ($seconds s)")
+  [ "$rc" -eq 0 ] || failed=1
+}
+
 report unit 'unit and HTTP tests'
 report fast-path-off 'HTTP tests with the fast path off (MOCK_IDP_FAST_PATH=0)'
 if [ "$failed" -eq 0 ]; then
-  # The soak's short version: 60 s of mixed traffic on 127.0.0.1; fails on any 5xx, unhandled rejection or RSS growth.
-  npm run soak -- --duration 60s
+  # The soak's short versions, side by side (free ports and temp folders of their own): 60 s of mixed
+  # traffic on one IdP process, and 60 s over two replicas on one redis-server with every IdP request
+  # to the next replica. Each fails on any 5xx, a dead IdP, an error logged, a flow that did not end
+  # as expected, or RSS growth (of any replica) of 10% or more after the warm-up.
+  echo "soaks: one process, and two replicas on Redis beside it (60 s each)"
+  suite soak npm run soak -- --duration 60s &
+  soak_pid=$!
+  suite soak-replicas npm run soak -- --replicas 2 --duration 60s &
+  soak_replicas_pid=$!
+  wait "$soak_pid" || true
+  wait "$soak_replicas_pid" || true
+  report_soak soak 'soak, one process (60 s)'
+  report_soak soak-replicas 'soak, two replicas on Redis (60 s)'
+fi
+if [ "$failed" -eq 0 ]; then
   start=$SECONDS
   rc=0
   npm run test:browser 2>&1 | tee "$logs/browser.log" || rc=$?

@@ -20,11 +20,7 @@ export function homeRouter(ctx: AppContext): Router {
     }
     // Tokens and Responses delivered to this user since this session signed in, per SP (from the flow history).
     const since = req.session.user?.authTime ?? 0;
-    const issued: Record<string, number> = {};
-    for (const flow of await ctx.flows.list()) {
-      if (flow.user !== user.email || flow.outcome !== 'delivered' || Date.parse(flow.time) < since) continue;
-      issued[flow.sp.id] = (issued[flow.sp.id] ?? 0) + 1;
-    }
+    const issued = await ctx.flows.deliveredSince(user.email, since);
     noStore(res);
     res.render('home', {
       title: ctx.config.console.title,

@@ -12,6 +12,10 @@ export const REDIS_SERVER = '/usr/bin/redis-server';
 export interface TestRedis {
   port: number;
   url: string;
+  /** Its folder (the append-only file); left in place by stop(). */
+  dir: string;
+  /** The running server's PID, for a caller that must stop it without waiting (undefined while stopped). */
+  readonly pid: number | undefined;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s); what it wrote stays in its folder. */
   stop(): Promise<void>;
   /** Starts it again on the same port and folder. */
@@ -64,6 +68,10 @@ export async function startTestRedis(): Promise<TestRedis> {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    dir,
+    get pid() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    },
     stop,
     start,
     get running() {

@@ -69,6 +69,43 @@ describe('the flow history store', () => {
     assert.deepEqual(await history.list(), []);
   });
 
+  it('reads past one batch of records: a limit and an offset across it give the same flows as one by one', async () => {
+    const history = historyOf(200, fixedClock(0));
+    for (let i = 0; i < 130; i++) await history.record(input(`sp${i}`, { protocol: i % 3 === 0 ? 'saml' : 'jwt' }));
+    const all = (await history.list()).map((f) => f.sp.id);
+    assert.equal(all.length, 130);
+    assert.deepEqual(all.slice(0, 3), ['sp129', 'sp128', 'sp127']);
+    assert.deepEqual((await history.list({ offset: 45, limit: 10 })).map((f) => f.sp.id), all.slice(45, 55));
+    const saml = all.filter((id) => Number(id.slice(2)) % 3 === 0);
+    assert.deepEqual((await history.list({ protocol: 'saml', offset: 20, limit: 30 })).map((f) => f.sp.id), saml.slice(20, 50));
+    assert.deepEqual(await history.list({ limit: 0 }), []);
+  });
+
+  it('counts per SP what was delivered to a user since a time, and reads no older flow than the first one before it', async () => {
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const clock = { now: () => now };
+    const state = new MemoryStateStore({ now: () => now });
+    const history = new FlowHistory({ capacity: 1000, clock, state });
+    for (let i = 0; i < 120; i++) await history.record(input('old'));
+    now += 60_000;
+    const since = now;
+    await history.record(input('a'));
+    await history.record(input('a', { user: 'bob@example.com' }));
+    await history.record(input('b', { outcome: 'refused' }));
+    now += 1_000;
+    await history.record(input('a'));
+    await history.record(input('b'));
+    let reads = 0;
+    const get = state.get.bind(state);
+    state.get = <T>(key: string) => {
+      reads += 1;
+      return get<T>(key);
+    };
+    assert.deepEqual(await history.deliveredSince('alice@example.com', since), { a: 2, b: 1 });
+    assert.ok(reads <= 50 + 5, `read ${reads} records of 125: one batch, not the whole history`);
+    assert.deepEqual(await history.deliveredSince('alice@example.com', 0), { old: 120, a: 2, b: 1 });
+  });
+
   it('draws browser → SP → IdP → SP for an SP-initiated flow, and the review round trip', async () => {
     const flow = await historyOf(1, fixedClock(0)).record(input('comm100', { reviewed: true, faults: ['expired'] }));
     assert.deepEqual(

@@ -1,5 +1,5 @@
 /**
- * The soak test (`npm run soak`, not part of the default test run): a real
+ * The soak test (`npm run soak`; `npm test` runs the 60 s versions): a real
  * `mock-idp serve` process with the demo SP, on 127.0.0.1, under a steady mix of
  * browser flows for a bounded time:
  *   - JWT SSO with redirect delivery (Comm100-like), then the SP's remote logout;
@@ -8,17 +8,27 @@
  *   - SAML IdP-initiated SSO; the Contact-JWT token endpoint; metadata and JWKS;
  *   - bad inputs: hostile redirect_url, broken or oversized SAML messages, wrong
  *     passwords, missing CSRF, defective tokens at the SP, oversized bodies.
- * Every 30 s it reports requests, errors by status, p99 latency and the IdP's RSS.
- * Pass: no 5xx, the IdP never dies (an unhandled rejection would kill it) and logs
- * nothing at error level, every flow ends as expected, and RSS grows less than 10%
- * after the warm-up (the first minute, or the first half of a shorter run): the
- * peak RSS of the last third of the rest is compared with that of its first third.
+ * With `--replicas N` (N ≥ 2) the same flows run against N IdP processes that
+ * share one redis-server (`store: redis`, one sessionSecret, one keysDir; see
+ * ./processes.ts): the first replica is the public URL and serves the demo SP,
+ * and the soak's browser sends every IdP request to the next replica in turn (no
+ * sticky sessions), so each step of a flow lands on another process. SP requests
+ * go to the demo SP.
+ * Every 30 s it reports requests, errors by status, p99 latency and each IdP's RSS.
+ * Pass: no 5xx, no IdP process dies (an unhandled rejection would kill it) or logs
+ * anything at error level, every flow ends as expected, and each IdP's RSS grows
+ * less than 10% after the warm-up (the first minute, or the first half of a
+ * shorter run): the peak RSS of the last third of the rest is compared with that
+ * of its first third. With replicas it also prints Redis's used_memory at the
+ * start and the end, for information. It stops by itself, and stops only the
+ * processes it started, also on a failure and on SIGINT/SIGTERM.
  *
- *   npm run soak                         # 10 minutes
- *   npm run soak -- --duration 60s       # the short version CI runs
- *   options: --duration 600|90s|10m  --rate FLOWS_PER_SECOND (8)  --report-every SECONDS (30)  --keep
+ *   npm run soak                                      # 10 minutes, one process
+ *   npm run soak -- --duration 60s                    # the short version npm test runs
+ *   npm run soak -- --replicas 2 --duration 60s       # two replicas on Redis; npm test runs it too
+ *   npm run soak -- --replicas 2 --duration 10m       # the longer replica run, before a release
+ *   options: --duration 600|90s|10m  --rate FLOWS_PER_SECOND (8)  --replicas N (1)  --report-every SECONDS (30)  --keep
  */
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -27,6 +37,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
 import { freePort } from '../helpers/idp.js';
+import { startTarget, type IdpProcess } from './processes.js';
 
 // ---- options -------------------------------------------------------------------
 
@@ -40,6 +51,7 @@ const { values: opts } = parseArgs({
   options: {
     duration: { type: 'string', default: '10m' },
     rate: { type: 'string', default: '8' },
+    replicas: { type: 'string', default: '1' },
     'report-every': { type: 'string', default: '30' },
     keep: { type: 'boolean', default: false },
   },
@@ -47,13 +59,15 @@ const { values: opts } = parseArgs({
 const DURATION_S = seconds(opts.duration!);
 const RATE = Number(opts.rate);
 const REPORT_S = seconds(opts['report-every']!);
+const REPLICAS = Number(opts.replicas);
 /** RSS is compared from here on: the first minute, or the first half of a shorter run (V8 sizes its heap in the first ~45 s). */
 const WARMUP_S = Math.min(60, DURATION_S / 2);
 const MAX_FLOWS_IN_FLIGHT = 64;
 const REQUEST_TIMEOUT_MS = 15_000;
 if (!(DURATION_S > 0 && DURATION_S <= 24 * 3600) || !(RATE > 0 && RATE <= 200)) throw new Error('--duration must be in (0, 24h], --rate in (0, 200]');
+if (!(Number.isInteger(REPLICAS) && REPLICAS >= 1 && REPLICAS <= 8)) throw new Error('--replicas must be a whole number from 1 to 8');
 
-// ---- the IdP process ------------------------------------------------------------
+// ---- the IdP processes ------------------------------------------------------------
 
 const idpPort = await freePort();
 const spPort = await freePort();
@@ -62,53 +76,36 @@ const SP = `http://127.0.0.1:${spPort}`;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mock-idp-soak-'));
 const USERS = ['alice', 'bob', 'erin', 'frank'].map((n) => ({ email: `${n}@example.com`, password: `${n}-password` }));
 
-fs.writeFileSync(
-  path.join(work, 'soak.yaml'),
-  JSON.stringify(
-    {
-      baseUrl: IDP,
-      host: '127.0.0.1',
-      dataDir: './data',
-      passwordHashCost: 10,
-      // Wrong passwords for random unknown emails lock those accounts; the shared 127.0.0.1 must not be locked.
-      loginThrottle: { maxFailuresPerAccount: 5, maxFailuresPerIp: 1_000_000 },
-      users: USERS.map((u) => ({ ...u, name: u.email.split('@')[0], attributes: { siteId: '10000' } })),
-      serviceProviders: [
-        {
-          id: 'comm100',
-          logoutUrl: `${SP}/`,
-          jwt: { redirectUrls: [`${SP}/sso/jwt/consumer`], secret: 'soak-shared-secret-0123456789abcdef', issuer: 'jwt server', audience: 'Comm100', ttlSeconds: 1800 },
-          saml: { entityId: 'comm100', acsUrls: [`${SP}/saml/acs`], sloUrl: `${SP}/saml/slo` },
-        },
-        { id: 'desk', logoutUrl: `${SP}/desk/`, jwt: { redirectUrls: [`${SP}/desk/sso/jwt/consumer`], algorithm: 'RS256', audience: 'desk', delivery: 'post' } },
-      ],
-      demo: { enabled: true, spPort, spBaseUrl: SP, agents: USERS.map((u) => ({ email: u.email, active: true })) },
-    },
-    null,
-    2,
-  ),
-);
-
-const logFile = path.join(work, 'idp.log');
-const log = fs.openSync(logFile, 'a');
-const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli.ts'), 'serve', '--config', path.join(work, 'soak.yaml')], {
-  stdio: ['ignore', log, log],
-  env: { ...process.env, LOG_LEVEL: 'warn' },
+const target = await startTarget({
+  work,
+  replicas: REPLICAS,
+  idpPort,
+  config: {
+    baseUrl: IDP,
+    host: '127.0.0.1',
+    dataDir: './data',
+    passwordHashCost: 10,
+    // Wrong passwords for random unknown emails lock those accounts; the shared 127.0.0.1 must not be locked.
+    loginThrottle: { maxFailuresPerAccount: 5, maxFailuresPerIp: 1_000_000 },
+    users: USERS.map((u) => ({ ...u, name: u.email.split('@')[0], attributes: { siteId: '10000' } })),
+    serviceProviders: [
+      {
+        id: 'comm100',
+        logoutUrl: `${SP}/`,
+        jwt: { redirectUrls: [`${SP}/sso/jwt/consumer`], secret: 'soak-shared-secret-0123456789abcdef', issuer: 'jwt server', audience: 'Comm100', ttlSeconds: 1800 },
+        saml: { entityId: 'comm100', acsUrls: [`${SP}/saml/acs`], sloUrl: `${SP}/saml/slo` },
+      },
+      { id: 'desk', logoutUrl: `${SP}/desk/`, jwt: { redirectUrls: [`${SP}/desk/sso/jwt/consumer`], algorithm: 'RS256', audience: 'desk', delivery: 'post' } },
+    ],
+  },
+  demo: { enabled: true, spPort, spBaseUrl: SP, agents: USERS.map((u) => ({ email: u.email, active: true })) },
 });
-let childExit: string | undefined;
-child.once('exit', (code, signal) => (childExit = `exited with ${code ?? signal}`));
-
-function rssMb(): number | undefined {
-  try {
-    const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]);
-    return Number.isFinite(kb) ? kb / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const IDPS = target.idps;
+const someExit = (): IdpProcess | undefined => IDPS.find((idp) => idp.exit);
 
 // ---- a small browser: cookies per origin, no redirect following unless asked ------
+// With replicas, a request to the IdP's public origin goes to the next replica in turn
+// (what a load balancer without sticky sessions does); its cookies stay the public origin's.
 
 interface Res {
   status: number;
@@ -126,11 +123,18 @@ const stats = {
   flowsOk: 0,
   flowsFailed: new Map<string, number>(),
   skipped: 0,
+  /** With replicas: requests and 5xx per replica. */
+  byReplica: new Map<string, { requests: number; fiveXx: number }>(IDPS.map((idp) => [idp.name, { requests: 0, fiveXx: 0 }])),
 };
 let intervalStats = { requests: 0, latencies: [] as number[] };
 
+const IDP_ORIGIN = new URL(IDP).origin;
+let browsersMade = 0;
+
 class Browser {
   readonly #jar = new Map<string, Map<string, string>>();
+  /** The replica the next IdP request goes to; each browser starts at another one. */
+  #nextReplica = browsersMade++ % IDPS.length;
 
   async request(method: string, url: string, options: { form?: Record<string, string>; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Res> {
     try {
@@ -144,6 +148,8 @@ class Browser {
 
   #send(method: string, url: string, options: { form?: Record<string, string>; body?: string | Buffer; headers?: Record<string, string> }): Promise<Res> {
     const u = new URL(url);
+    const idp = u.origin === IDP_ORIGIN ? IDPS[this.#nextReplica++ % IDPS.length]! : undefined;
+    const to = idp && IDPS.length > 1 ? new URL(`${u.pathname}${u.search}`, idp.url) : u;
     const cookies = this.#jar.get(u.origin);
     const headers: Record<string, string> = { ...options.headers };
     if (cookies && cookies.size > 0) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -155,7 +161,7 @@ class Browser {
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     const started = performance.now();
     return new Promise((resolve, reject) => {
-      const req = http.request(u, { method, headers, agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      const req = http.request(to, { method, headers, agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -166,6 +172,11 @@ class Browser {
           intervalStats.latencies.push(ms);
           const status = res.statusCode ?? 0;
           stats.byStatus.set(status, (stats.byStatus.get(status) ?? 0) + 1);
+          const perReplica = idp && stats.byReplica.get(idp.name);
+          if (perReplica) {
+            perReplica.requests++;
+            if (status >= 500) perReplica.fiveXx++;
+          }
           this.#store(u.origin, res.headers['set-cookie']);
           resolve({ status, headers: res.headers, text: Buffer.concat(chunks).toString('utf8'), url });
         });
@@ -213,8 +224,10 @@ class Browser {
 class FlowError extends Error {}
 
 function expect(res: Res, status: number, what: string): Res {
-  if (res.status !== status) throw new FlowError(`${what}: expected ${status}, got ${res.status} ${res.text.slice(0, 160).replace(/\s+/g, ' ')}`);
-  return res;
+  if (res.status === status) return res;
+  // What the page says is wrong (an IdP or SP error page, the login form's error), else its first characters.
+  const alert = /role="alert"[^>]*>([^<]+)</.exec(res.text)?.[1];
+  throw new FlowError(`${what}: expected ${status}, got ${res.status} ${(alert ?? res.text.slice(0, 160)).replace(/\s+/g, ' ')}`);
 }
 
 const field = (html: string, name: string): string => {
@@ -367,46 +380,40 @@ function statusSummary(): string {
   return errors.length ? errors.map(([s, n]) => `${s}×${n}`).join(' ') : 'none';
 }
 
-async function waitForIdp(): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (childExit) throw new Error(`the IdP ${childExit} during start-up; see ${logFile}`);
-    try {
-      // Plain fetch, not a counted Browser: the 503s of a starting IdP (config users still
-      // being hashed) are the readiness check working, not answers of the soak's traffic.
-      const res = await fetch(`${IDP}/readyz`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`the IdP did not become ready within 30 s; see ${logFile}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+const mb = (x: number | undefined): string => x?.toFixed(1) ?? '?';
+const redisAtStart = await target.redisUsedMemory();
+if (IDPS.length === 1) {
+  console.log(`soak: ${DURATION_S} s of mixed traffic at ${RATE} flows/s against ${IDP} (demo SP ${SP}); reports every ${REPORT_S} s; IdP pid ${IDPS[0]!.pid}, log ${IDPS[0]!.logFile}`);
+} else {
+  console.log(
+    `soak: ${DURATION_S} s of mixed traffic at ${RATE} flows/s against ${IDPS.length} replicas on Redis ${target.redis!.url} (public URL ${IDP}, demo SP ${SP} in replica a); every IdP request to the next replica; reports every ${REPORT_S} s` +
+      IDPS.map((idp) => `\n  replica ${idp.name}: ${idp.url}, pid ${idp.pid}, log ${idp.logFile}`).join('') +
+      `\n  Redis used_memory at the start: ${mb(redisAtStart === undefined ? undefined : redisAtStart / 2 ** 20)} MB`,
+  );
 }
 
-await waitForIdp();
-console.log(`soak: ${DURATION_S} s of mixed traffic at ${RATE} flows/s against ${IDP} (demo SP ${SP}); reports every ${REPORT_S} s; IdP pid ${child.pid}, log ${logFile}`);
-
-const rssSamples: { t: number; mb: number }[] = [];
+const rssSamples = new Map<string, { t: number; mb: number }[]>(IDPS.map((idp) => [idp.name, []]));
 const t0 = Date.now();
 const elapsed = () => (Date.now() - t0) / 1000;
 let inFlight = 0;
 const running = new Set<Promise<void>>();
 
 const sampler = setInterval(() => {
-  const mb = rssMb();
-  if (mb !== undefined) rssSamples.push({ t: elapsed(), mb });
+  for (const idp of IDPS) {
+    const rss = idp.rssMb();
+    if (rss !== undefined) rssSamples.get(idp.name)!.push({ t: elapsed(), mb: rss });
+  }
 }, 1_000);
 
+const rssNow = (): string => (IDPS.length === 1 ? `${mb(IDPS[0]!.rssMb())} MB` : `${IDPS.map((idp) => `${idp.name} ${mb(idp.rssMb())}`).join(' / ')} MB`);
 let lastReport = 0;
 const reporter = setInterval(() => {
   const now = elapsed();
-  const rss = rssMb();
   const failed = [...stats.flowsFailed.values()].reduce((a, b) => a + b, 0);
   console.log(
     `[${now.toFixed(0).padStart(4)} s] requests ${stats.requests} (+${intervalStats.requests}, ${(intervalStats.requests / (now - lastReport)).toFixed(1)}/s)` +
       `  flows ${stats.flowsOk} ok, ${failed} failed  errors by status: ${statusSummary()}  5xx: ${[...stats.byStatus].filter(([s]) => s >= 500).reduce((a, [, n]) => a + n, 0)}` +
-      `  p99 ${p99(intervalStats.latencies).toFixed(0)} ms  RSS ${rss?.toFixed(1) ?? '?'} MB`,
+      `  p99 ${p99(intervalStats.latencies).toFixed(0)} ms  RSS ${rssNow()}`,
   );
   intervalStats = { requests: 0, latencies: [] };
   lastReport = now;
@@ -415,7 +422,7 @@ const reporter = setInterval(() => {
 // A steady rate: one flow every 1/RATE s, whatever the answers' speed (up to a cap in flight).
 const interval = 1000 / RATE;
 let nextAt = performance.now();
-while (elapsed() < DURATION_S && !childExit) {
+while (elapsed() < DURATION_S && !someExit()) {
   nextAt += interval;
   if (inFlight >= MAX_FLOWS_IN_FLIGHT) {
     stats.skipped++;
@@ -440,57 +447,76 @@ while (elapsed() < DURATION_S && !childExit) {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 
-// Let the flows in flight finish (each request has its own timeout), then stop the IdP.
+// Let the flows in flight finish (each request has its own timeout), then stop the IdPs (and Redis).
 await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, REQUEST_TIMEOUT_MS + 5_000))]);
 clearInterval(sampler);
 clearInterval(reporter);
-const diedDuringRun = childExit;
-const finalRss = rssMb();
-if (!childExit) {
-  child.kill('SIGTERM');
-  await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 15_000))]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
+const diedDuringRun = IDPS.filter((idp) => idp.exit).map((idp) => (IDPS.length === 1 ? `the IdP ${idp.exit}` : `replica ${idp.name} ${idp.exit}`));
+const finalRss = new Map(IDPS.map((idp) => [idp.name, idp.rssMb()]));
+const redisAtEnd = await target.redisUsedMemory();
+await target.stop();
 agent.destroy();
-fs.closeSync(log);
 
 // ---- verdict --------------------------------------------------------------------
 
-const logText = fs.readFileSync(logFile, 'utf8');
-const errorLines = logText.split('\n').filter((l) => /"level":(50|60)/.test(l) || /unhandled|uncaught/i.test(l));
-const fiveXx = [...stats.byStatus].filter(([s]) => s >= 500).reduce((a, [, n]) => a + n, 0);
 // RSS swings by a third with V8's GC cycle, so single samples and medians are noise. The highest sample of a
 // window (the heap just before a major GC, which V8 sizes from the live data) tracks what is really kept:
 // compare the peak of the first window after the warm-up with the peak of the last window.
-const runEnd = rssSamples.at(-1)?.t ?? 0;
-const WINDOW_S = Math.max(15, (runEnd - WARMUP_S) / 3);
-const peak = (xs: number[]): number | undefined => (xs.length ? Math.max(...xs) : undefined);
-const baseMb = peak(rssSamples.filter((s) => s.t >= WARMUP_S && s.t < WARMUP_S + WINDOW_S).map((s) => s.mb));
-const base = baseMb === undefined ? undefined : { mb: baseMb, t: WARMUP_S };
-const endRss = peak(rssSamples.filter((s) => s.t > runEnd - WINDOW_S).map((s) => s.mb)) ?? finalRss;
-const growth = base && endRss !== undefined ? endRss / base.mb - 1 : undefined;
-const failedFlows = [...stats.flowsFailed.values()].reduce((a, b) => a + b, 0);
+function rssGrowth(samples: { t: number; mb: number }[], final: number | undefined) {
+  const runEnd = samples.at(-1)?.t ?? 0;
+  const windowS = Math.max(15, (runEnd - WARMUP_S) / 3);
+  const peak = (xs: number[]): number | undefined => (xs.length ? Math.max(...xs) : undefined);
+  const base = peak(samples.filter((x) => x.t >= WARMUP_S && x.t < WARMUP_S + windowS).map((x) => x.mb));
+  const end = peak(samples.filter((x) => x.t > runEnd - windowS).map((x) => x.mb)) ?? final;
+  return { windowS, base, end, growth: base !== undefined && end !== undefined ? end / base - 1 : undefined };
+}
+const pct = (x: number | undefined): string => (x === undefined ? '?' : `${(x * 100).toFixed(1)}%`);
 
+const fiveXx = [...stats.byStatus].filter(([s]) => s >= 500).reduce((a, [, n]) => a + n, 0);
+const failedFlows = [...stats.flowsFailed.values()].reduce((a, b) => a + b, 0);
 const problems: string[] = [];
-if (diedDuringRun) problems.push(`the IdP ${diedDuringRun} during the run (an unhandled rejection or exception kills it)`);
-if (fiveXx > 0) problems.push(`${fiveXx} responses were 5xx`);
-if (errorLines.length > 0) problems.push(`the IdP logged ${errorLines.length} error lines, first: ${errorLines[0]!.slice(0, 300)}`);
+for (const died of diedDuringRun) problems.push(`${died} during the run (an unhandled rejection or exception kills it)`);
+if (fiveXx > 0) {
+  const where = IDPS.length === 1 ? '' : ` (${IDPS.map((idp) => `${idp.name}: ${stats.byReplica.get(idp.name)!.fiveXx}`).join(', ')})`;
+  problems.push(`${fiveXx} responses were 5xx${where}`);
+}
+for (const idp of IDPS) {
+  const errorLines = fs
+    .readFileSync(idp.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => /"level":(50|60)/.test(l) || /unhandled|uncaught/i.test(l));
+  const who = IDPS.length === 1 ? 'the IdP' : `replica ${idp.name}`;
+  if (errorLines.length > 0) problems.push(`${who} logged ${errorLines.length} error lines, first: ${errorLines[0]!.slice(0, 300)}`);
+}
 if (unhandled.length > 0) problems.push(`${unhandled.length} unhandled rejections in the load generator, first: ${unhandled[0]}`);
 if (failedFlows > 0) problems.push(`${failedFlows} flows did not end as expected: ${[...stats.flowsFailed].map(([k, n]) => `${n}× ${k}`).join('; ')}`);
 if (stats.timeouts > 0) problems.push(`${stats.timeouts} requests timed out`);
-if (growth === undefined) problems.push('RSS could not be sampled');
-else if (growth >= 0.1) problems.push(`RSS grew ${(growth * 100).toFixed(1)}% after the warm-up (peak ${base!.mb.toFixed(1)} MB after ${base!.t.toFixed(0)} s -> peak ${endRss!.toFixed(1)} MB at the end)`);
+const rss = IDPS.map((idp) => ({ idp, ...rssGrowth(rssSamples.get(idp.name)!, finalRss.get(idp.name)) }));
+for (const { idp, base, end, growth } of rss) {
+  const whose = IDPS.length === 1 ? 'RSS' : `replica ${idp.name}'s RSS`;
+  if (growth === undefined) problems.push(`${whose} could not be sampled`);
+  else if (growth >= 0.1) problems.push(`${whose} grew ${pct(growth)} after the warm-up (peak ${mb(base)} MB after ${WARMUP_S.toFixed(0)} s -> peak ${mb(end)} MB at the end)`);
+}
 
+const windowS = rss[0]!.windowS;
+const rssLines =
+  IDPS.length === 1
+    ? `\n  RSS peak of the first ${windowS.toFixed(0)} s after the warm-up (${WARMUP_S.toFixed(0)} s): ${mb(rss[0]!.base)} MB, of the last ${windowS.toFixed(0)} s: ${mb(rss[0]!.end)} MB, growth ${pct(rss[0]!.growth)}`
+    : `\n  RSS peak of the first ${windowS.toFixed(0)} s after the warm-up (${WARMUP_S.toFixed(0)} s) -> of the last ${windowS.toFixed(0)} s, per replica:` +
+      rss.map(({ idp, base, end, growth }) => `\n    ${idp.name}: ${mb(base)} MB -> ${mb(end)} MB, growth ${pct(growth)}; ${stats.byReplica.get(idp.name)!.requests} requests`).join('') +
+      `\n  Redis used_memory (for information): ${mb(redisAtStart === undefined ? undefined : redisAtStart / 2 ** 20)} MB at the start, ${mb(redisAtEnd === undefined ? undefined : redisAtEnd / 2 ** 20)} MB at the end`;
 console.log(
   `\nsoak summary: ${stats.requests} requests in ${elapsed().toFixed(0)} s (${(stats.requests / elapsed()).toFixed(1)}/s), ${stats.flowsOk} flows ok, ${failedFlows} failed, ${stats.skipped} skipped (too many in flight)` +
     `\n  errors by status: ${statusSummary()}; 5xx: ${fiveXx}; overall p99 ${p99(stats.latencies).toFixed(0)} ms` +
-    `\n  RSS peak of the first ${WINDOW_S.toFixed(0)} s after the warm-up (${WARMUP_S.toFixed(0)} s): ${base?.mb.toFixed(1) ?? '?'} MB, of the last ${WINDOW_S.toFixed(0)} s: ${endRss?.toFixed(1) ?? '?'} MB, growth ${growth === undefined ? '?' : `${(growth * 100).toFixed(1)}%`}`,
+    rssLines,
 );
+const logs = IDPS.length === 1 ? 'IdP log and data' : 'replica logs, configs and data';
 if (problems.length > 0) {
-  console.log(`\nFAIL\n  - ${problems.join('\n  - ')}\n  IdP log and data kept in ${work}`);
+  console.log(`\nFAIL\n  - ${problems.join('\n  - ')}\n  ${logs} kept in ${work}`);
   process.exitCode = 1;
 } else {
-  console.log('\nPASS: no 5xx, no unhandled rejection, no error logged, every flow as expected, RSS growth under 10%');
+  const what = IDPS.length === 1 ? 'RSS growth under 10%' : `RSS growth under 10% on each of the ${IDPS.length} replicas`;
+  console.log(`\nPASS: no 5xx, no unhandled rejection, no error logged, every flow as expected, ${what}`);
   if (!opts.keep) fs.rmSync(work, { recursive: true, force: true });
-  else console.log(`  IdP log and data kept in ${work}`);
+  else console.log(`  ${logs} kept in ${work}`);
 }
