@@ -14,15 +14,13 @@ export interface TestRedis {
   url: string;
   /** Its folder (the append-only file); left in place by stop(). */
   dir: string;
-  /** The running server's PID, for a caller that must stop it without waiting (undefined while stopped). */
+  /** The running server's PID (to pause it with SIGSTOP and SIGCONT, or stop it without waiting); undefined while stopped. */
   readonly pid: number | undefined;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s); what it wrote stays in its folder. */
   stop(): Promise<void>;
   /** Starts it again on the same port and folder. */
   start(): Promise<void>;
   readonly running: boolean;
-  /** The PID of the running server (to pause it with SIGSTOP and SIGCONT); undefined when stopped. */
-  readonly pid: number | undefined;
 }
 
 function waitForReady(child: ChildProcess, timeoutMs = 15_000): Promise<void> {
@@ -76,9 +74,6 @@ export async function startTestRedis(): Promise<TestRedis> {
     start,
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
-    },
-    get pid() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
     },
   };
 }
