@@ -60,6 +60,30 @@ export function benchConfig(port: number, dir: string, extra: Record<string, unk
  * and figures about the rest of a sign-in want the hashing out of the way.
  * The IdP keeps them when its config has no users (`users: []`).
  */
+/**
+ * Writes `users` into Redis as run-time users (the replicas' shared users), hashed
+ * at `cost` as seedUsers does: a replica on Redis makes its local users the config's
+ * plus these at start, so seeding its data directory alone would not last.
+ */
+export async function seedSharedUsers(redisUrl: string, users: readonly UserInput[], cost = 4): Promise<void> {
+  const dist = (file: string) => pathToFileURL(path.join(ROOT, 'dist', file)).href;
+  const { openDb } = (await import(dist('store/db.js'))) as typeof import('../src/store/db.js');
+  const { UserStore, emailKey } = (await import(dist('users/store.js'))) as typeof import('../src/users/store.js');
+  const { connectRedis } = (await import(dist('store/redis.js'))) as typeof import('../src/store/redis.js');
+  const { SharedChanges } = (await import(dist('replicas/shared.js'))) as typeof import('../src/replicas/shared.js');
+  const { silentLogger } = (await import(dist('logger.js'))) as typeof import('../src/logger.js');
+  const db = openDb(':memory:');
+  const redis = await connectRedis(redisUrl, { logger: silentLogger });
+  try {
+    const store = new UserStore(db, cost);
+    const shared = new SharedChanges(redis);
+    for (const u of users) await shared.writeUser({ key: emailKey(u.email), user: await store.newUser(u), configDigest: null }, 'create');
+  } finally {
+    await redis.close();
+    db.close();
+  }
+}
+
 export async function seedUsers(dir: string, users: readonly UserInput[], cost = 4): Promise<void> {
   const dist = (file: string) => pathToFileURL(path.join(ROOT, 'dist', file)).href;
   const { openDb } = (await import(dist('store/db.js'))) as typeof import('../src/store/db.js');

@@ -25,10 +25,10 @@
  */
 import path from 'node:path';
 import { checkJwtRedirect } from './checks.js';
-import { LOGIN_USERS, USER, type BenchIdp } from './idp.js';
+import { LOGIN_USERS, USER, seedSharedUsers, type BenchIdp } from './idp.js';
 import { signIn, spread, tempDir } from './lib.js';
 import { measureInterleaved, type Measured, type Plan } from './load.js';
-import { Started, onRedis, startRedis, startSeededIdp, startSeededIdps } from './replicas.js';
+import { SEEDED_USERS, Started, onRedis, startRedis, startSeededIdp, startSeededIdps } from './replicas.js';
 import { jwtScenario, signInFlow } from './scenarios.js';
 import type { Row } from './table.js';
 
@@ -55,6 +55,7 @@ export async function sharedStoreFigures(plan: Plan, log: (line: string) => void
   try {
     const keysDir = path.join(tempDir('mock-idp-bench-keys-'), 'keys');
     const redis = await startRedis(started);
+    await seedSharedUsers(redis.url, SEEDED_USERS);
     const sqlite = await startSeededIdp(started, { keysDir });
     // The first IdP wrote the keys; the others start side by side.
     const [appOnly, ...replicas] = (await startSeededIdps(started, [
