@@ -21,11 +21,12 @@ export interface Replica {
   stop(): Promise<void>;
 }
 
-export async function stopChild(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL when the process has not exited after `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
 }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { createClient } from 'redis';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { freePort } from '../helpers/idp.js';
+import { stopChild as stopReplica } from '../helpers/replicas.js';
 
 export interface IdpProcess {
   /** "a", "b", …; the single process of a one-replica soak is "idp". */
@@ -60,14 +61,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
+/** A replica under load may take a while to drain its requests. */
+const stopChild = (child: ChildProcess) => stopReplica(child, 15_000);
 
 function spawnIdp(name: string, url: string, configFile: string, logFile: string, env: NodeJS.ProcessEnv): IdpProcess {
   const log = fs.openSync(logFile, 'a');
