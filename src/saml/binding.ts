@@ -120,7 +120,7 @@ export function decodeMessage(message: IncomingMessage, expected: MessageParam):
   return {
     binding: 'post',
     param: expected,
-    xml: utf8(decodeBase64(value, expected), expected),
+    xml: postedXml(decodeBase64(value, expected), expected),
     relayState: checkRelayState(relayState),
     redirectSignature: undefined,
   };
@@ -153,6 +153,30 @@ export function inflateMessage(data: Buffer, what: string): string {
     throw new IdpError('invalid_saml_request', `The ${what} is not valid DEFLATE data (the HTTP-Redirect binding uses raw DEFLATE).`);
   }
   return utf8(out, what);
+}
+
+/**
+ * The XML of an HTTP-POST message, which the binding sends base64-encoded but not
+ * compressed (SAML Bindings §3.5.4). Some SP libraries DEFLATE it anyway (node-saml
+ * by default): bytes that are not XML but inflate to XML are named as that mistake.
+ */
+function postedXml(data: Buffer, what: string): string {
+  const start = data.subarray(0, 8).toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart();
+  if (!start.startsWith('<')) {
+    let inflated: Buffer | undefined;
+    try {
+      inflated = zlib.inflateRawSync(data, { maxOutputLength: LIMITS.maxXmlBytes });
+    } catch {
+      inflated = undefined;
+    }
+    if (inflated?.toString('utf8', 0, 64).trimStart().startsWith('<')) {
+      throw new IdpError(
+        'invalid_saml_request',
+        `The ${what} looks DEFLATE-compressed: the HTTP-POST binding sends it base64-encoded but not compressed (SAML Bindings §3.5.4); only the HTTP-Redirect binding compresses. Turn off deflate for POST in the SP library.`,
+      );
+    }
+  }
+  return utf8(data, what);
 }
 
 function utf8(data: Buffer, what: string): string {

@@ -121,6 +121,19 @@ describe('HTTP-Redirect decoding', () => {
 });
 
 describe('HTTP-POST decoding', () => {
+  it('names a DEFLATE-compressed POST message as the SP mistake it is (node-saml does it by default)', () => {
+    const deflated = zlib.deflateRawSync(xml).toString('base64');
+    assert.throws(() => decodeMessage({ binding: 'post', body: { SAMLRequest: deflated } }, 'SAMLRequest'), {
+      code: 'invalid_saml_request',
+      message:
+        'The SAMLRequest looks DEFLATE-compressed: the HTTP-POST binding sends it base64-encoded but not compressed (SAML Bindings §3.5.4); only the HTTP-Redirect binding compresses. Turn off deflate for POST in the SP library.',
+    });
+    // Bytes that are neither XML nor DEFLATE of XML keep the plain message.
+    assert.throws(() => decodeMessage({ binding: 'post', body: { SAMLRequest: Buffer.from([0xff, 0xfe, 0x00, 0x41]).toString('base64') } }, 'SAMLRequest'), {
+      message: 'The SAMLRequest is not UTF-8 text.',
+    });
+  });
+
   it('decodes base64 of the XML, with line breaks as form encoders wrap it', () => {
     const wrapped = Buffer.from(xml).toString('base64').replace(/(.{76})/g, '$1\r\n');
     const decoded = decodeMessage({ binding: 'post', body: { SAMLRequest: wrapped, RelayState: 'state' } }, 'SAMLRequest');

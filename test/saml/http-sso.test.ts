@@ -211,6 +211,12 @@ describe('SAML single sign-on over HTTP', () => {
       ['not XML', () => request(idp.url).get(`/saml/sso?${redirectQuery(fixture('authn-request.not-xml.txt'))}`), 400, /is not well-formed XML \(missing root element\)\./],
       ['several roots', () => request(idp.url).get(`/saml/sso?${redirectQuery(fixture('authn-request.two-roots.xml'))}`), 400, /must have exactly one root element, it has several\./],
       ['a DOCTYPE with an entity', () => request(idp.url).get(`/saml/sso?${redirectQuery(fixture('authn-request.doctype-entity.xml'))}`), 400, /contains a DOCTYPE or an entity declaration, which are not accepted\./],
+      [
+        'a DEFLATE-compressed HTTP-POST message (node-saml by default)',
+        () => request(idp.url).post('/saml/sso').type('form').send({ SAMLRequest: zlib.deflateRawSync(authnRequest()).toString('base64') }),
+        400,
+        /The SAMLRequest looks DEFLATE-compressed: the HTTP-POST binding sends it base64-encoded but not compressed \(SAML Bindings §3\.5\.4\)/,
+      ],
       ['the billion laughs', () => request(idp.url).post('/saml/sso').type('form').send({ SAMLRequest: Buffer.from(fixture('authn-request.billion-laughs.xml')).toString('base64') }), 400, /contains a DOCTYPE or an entity declaration/],
       ['an unknown Issuer', () => request(idp.url).get(`/saml/sso?${redirectQuery(authnRequest({ issuer: 'https://nobody.example.test' }))}`), 400, /No service provider is registered with the SAML entity ID &#34;https:\/\/nobody\.example\.test&#34;/],
       ['an unregistered ACS URL', () => request(idp.url).get(`/saml/sso?${redirectQuery(authnRequest({ acs: 'https://attacker.example.test/acs' }))}`), 400, /The AssertionConsumerServiceURL &#34;https:\/\/attacker\.example\.test\/acs&#34; is not registered for the service provider &#34;saml-sp&#34;/],
