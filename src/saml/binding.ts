@@ -218,8 +218,38 @@ export function verifyRedirectSignature(sig: RedirectSignature, certificatePem: 
     valid = false;
   }
   if (!valid) {
+    const verifies = (octets: string) => {
+      try {
+        return crypto.verify(signatureAlgorithm(name).nodeHash, Buffer.from(octets, 'utf8'), certificatePem, signature);
+      } catch {
+        return false;
+      }
+    };
+    if (reEncodings(sig.signedOctets).some(verifies)) {
+      throw new IdpError(
+        'invalid_signature',
+        `The signature of the ${what} verifies only over the query re-encoded (spaces as "+" rather than "%20", or other escapes changed): the SP must sign the query exactly as it sends it, the SAMLRequest, RelayState and SigAlg values as they appear in the URL (SAML Bindings §3.4.4.1).`,
+      );
+    }
     throw new IdpError('invalid_signature', `The signature of the ${what} does not verify with the service provider's certificate (requestSigningCert).`);
   }
+}
+
+/** The signed octets with each value percent-encoded anew, spaces as "%20" and as "+": what a sender that re-encodes may have signed. */
+function reEncodings(signedOctets: string): string[] {
+  const parts = signedOctets.split('&').map((part) => {
+    const i = part.indexOf('=');
+    let value: string | undefined;
+    try {
+      value = decodeURIComponent(part.slice(i + 1).replace(/\+/g, '%20'));
+    } catch {
+      value = undefined;
+    }
+    return { name: part.slice(0, i), value };
+  });
+  if (parts.some((p) => p.value === undefined)) return [];
+  const encoded = (space: string) => parts.map((p) => `${p.name}=${encodeURIComponent(p.value!).replace(/%20/g, space)}`).join('&');
+  return [...new Set([encoded('%20'), encoded('+')])].filter((octets) => octets !== signedOctets);
 }
 
 /** Options for sending a message with HTTP-Redirect. */

@@ -198,6 +198,21 @@ describe('HTTP-Redirect signatures', () => {
     assert.doesNotThrow(() => verifyRedirectSignature(decode(query), SP_SIGNING.certificatePem, 'AuthnRequest'));
   });
 
+  it('says so when the signature holds only over the query re-encoded ("+" against "%20")', () => {
+    const request = encodeURIComponent(zlib.deflateRawSync(xml).toString('base64'));
+    const sigAlg = encodeURIComponent('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    // Signed with the space of the RelayState as "+", sent as "%20".
+    const signature = signOctets(`SAMLRequest=${request}&RelayState=a+b&SigAlg=${sigAlg}`);
+    const sent = `SAMLRequest=${request}&RelayState=a%20b&SigAlg=${sigAlg}&Signature=${encodeURIComponent(signature)}`;
+    assert.throws(() => verifyRedirectSignature(decode(sent), SP_SIGNING.certificatePem, 'AuthnRequest'), {
+      code: 'invalid_signature',
+      message:
+        'The signature of the AuthnRequest verifies only over the query re-encoded (spaces as "+" rather than "%20", or other escapes changed): the SP must sign the query exactly as it sends it, the SAMLRequest, RelayState and SigAlg values as they appear in the URL (SAML Bindings §3.4.4.1).',
+    });
+    // Sent as signed, it verifies.
+    assert.doesNotThrow(() => verifyRedirectSignature(decode(sent.replace('a%20b', 'a+b')), SP_SIGNING.certificatePem, 'AuthnRequest'));
+  });
+
   it('refuses a missing signature', () => {
     assert.throws(() => verifyRedirectSignature(decode(redirectQuery(xml)), SP_SIGNING.certificatePem, 'AuthnRequest'), {
       code: 'invalid_signature',
