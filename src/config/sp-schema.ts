@@ -67,18 +67,56 @@ export const jwtSpSchema = z
 export const NAMEID_FORMATS = {
   emailAddress: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
   persistent: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+  transient: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient',
   unspecified: 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified',
 } as const;
 
+/** The NameID formats the IdP issues, as SAML names them. */
+export const SUPPORTED_NAMEID_FORMATS = [NAMEID_FORMATS.emailAddress, NAMEID_FORMATS.persistent, NAMEID_FORMATS.transient, NAMEID_FORMATS.unspecified] as const;
+
+export type NameIdFormatUri = (typeof SUPPORTED_NAMEID_FORMATS)[number];
+
+/** Key transport of an EncryptedAssertion's AES key (xmlenc 5.5.2): RSA-OAEP with SHA-1 and MGF1-SHA-1, or the XML Encryption 1.1 form with SHA-256 and MGF1-SHA-256. */
+export const KEY_ENCRYPTION_ALGORITHMS = ['rsa-oaep-mgf1p', 'rsa-oaep-sha256'] as const;
+
+export type KeyEncryptionAlgorithmName = (typeof KEY_ENCRYPTION_ALGORITHMS)[number];
+
+/** Where an SP's own metadata (an EntityDescriptor) comes from: at most one of these. */
+export const SP_METADATA_SOURCES = ['metadata', 'metadataFile', 'metadataUrl'] as const;
+
 export const samlSpSchema = z
   .strictObject({
-    entityId: z.string().min(1).max(1024).describe("The SP's entity ID, also the Audience."),
-    acsUrls: z.array(httpUrl).min(1).describe('Registered AssertionConsumerService URLs; the first is the default.'),
+    metadata: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The SP's SAML metadata itself (an EntityDescriptor, as XML text). What it says fills every key below that is not given."),
+    metadataFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("A file holding the SP's SAML metadata (relative to the config file), read at start."),
+    metadataUrl: httpUrl
+      .optional()
+      .describe("The URL of the SP's SAML metadata, fetched at start (a start error when it cannot be fetched or read) and again every metadataRefreshSeconds."),
+    metadataRefreshSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(7 * 86400)
+      .default(3600)
+      .describe('metadataUrl only: how often the metadata is fetched again. A failed fetch keeps the last good metadata (and is logged).'),
+    entityId: z.string().min(1).max(1024).optional().describe("The SP's entity ID, also the Audience. Default: the metadata's entityID (required without metadata)."),
+    acsUrls: z
+      .array(httpUrl)
+      .min(1)
+      .optional()
+      .describe("Registered AssertionConsumerService URLs (HTTP-POST); the first is the default. Default: the metadata's AssertionConsumerServices (required without metadata)."),
     nameIdFormat: z
-      .enum([NAMEID_FORMATS.emailAddress, NAMEID_FORMATS.persistent, NAMEID_FORMATS.unspecified])
-      .default(NAMEID_FORMATS.emailAddress)
-      .describe('NameID format.'),
-    nameId: z.string().min(1).default('email').describe('Which user field or attribute becomes the NameID.'),
+      .enum(SUPPORTED_NAMEID_FORMATS)
+      .optional()
+      .describe("The default NameID format, when an AuthnRequest's NameIDPolicy asks for none (or for unspecified). Default: the first supported NameIDFormat of the metadata, else emailAddress."),
+    nameId: z.string().min(1).default('email').describe('emailAddress and unspecified: which user field or attribute becomes the NameID.'),
     attributes: z
       .record(z.string().min(1).max(256), z.string().min(1))
       .default({ email: 'email', name: 'name' })
@@ -86,21 +124,36 @@ export const samlSpSchema = z
     signResponse: z.boolean().default(false).describe('Sign the Response.'),
     signAssertion: z.boolean().default(true).describe('Sign the Assertion.'),
     signatureAlgorithm: z.enum(['rsa-sha256', 'rsa-sha512']).default('rsa-sha256').describe('Signature algorithm (never SHA-1).'),
-    encryptAssertion: z.boolean().default(false).describe('Encrypt the Assertion (AES-256-GCM + RSA-OAEP) with encryptionCert.'),
-    encryptionCert: pemOrPath.nullable().default(null).describe("The SP's encryption certificate (PEM or path)."),
+    encryptAssertion: z.boolean().default(false).describe('Encrypt the Assertion (AES-256-GCM, its key by keyEncryptionAlgorithm) with encryptionCert.'),
+    encryptionCert: pemOrPath.nullable().optional().describe("The SP's encryption certificate (PEM or path). Default: the metadata's encryption KeyDescriptor."),
+    keyEncryptionAlgorithm: z
+      .enum(KEY_ENCRYPTION_ALGORITHMS)
+      .optional()
+      .describe("How the assertion's AES key is encrypted: rsa-oaep-mgf1p (xmlenc#rsa-oaep-mgf1p, SHA-1), or rsa-oaep-sha256 (xmlenc11#rsa-oaep with SHA-256 and MGF1-SHA-256). Default: the one the metadata's EncryptionMethod names, else rsa-oaep-mgf1p."),
     requestSigningCert: pemOrPath
       .nullable()
-      .default(null)
-      .describe('When set, AuthnRequests and LogoutRequests must be signed with this certificate (PEM or path).'),
-    sloUrl: httpUrl.nullable().default(null).describe("The SP's SingleLogoutService URL."),
+      .optional()
+      .describe("When set, AuthnRequests and LogoutRequests must be signed with this certificate (PEM or path). Default: with metadata that says AuthnRequestsSigned=\"true\", its signing certificates."),
+    sloUrl: httpUrl.nullable().optional().describe("The SP's SingleLogoutService URL. Default: the metadata's SingleLogoutService."),
     assertionTtlSeconds: z.number().int().min(1).max(86400).default(300).describe('Assertion lifetime.'),
   })
   .superRefine((v, ctx) => {
+    const sources = SP_METADATA_SOURCES.filter((k) => v[k] !== undefined);
+    if (sources.length > 1) {
+      ctx.addIssue({ code: 'custom', path: [sources[1]!], message: `give the metadata one way: ${sources.join(' and ')} are both set` });
+    }
+    if (sources.length === 0) {
+      if (v.entityId === undefined) ctx.addIssue({ code: 'custom', path: ['entityId'], message: 'is required (or give the SP\'s metadata: metadata, metadataFile or metadataUrl)' });
+      if (v.acsUrls === undefined) ctx.addIssue({ code: 'custom', path: ['acsUrls'], message: 'is required (or give the SP\'s metadata: metadata, metadataFile or metadataUrl)' });
+    }
     if (!v.signResponse && !v.signAssertion) {
       ctx.addIssue({ code: 'custom', path: ['signAssertion'], message: 'signResponse and signAssertion cannot both be false' });
     }
-    if (v.encryptAssertion && !v.encryptionCert) {
+    if (v.encryptAssertion && v.encryptionCert === null) {
       ctx.addIssue({ code: 'custom', path: ['encryptionCert'], message: 'is required when encryptAssertion is true' });
+    }
+    if (v.encryptAssertion && v.encryptionCert === undefined && sources.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['encryptionCert'], message: 'is required when encryptAssertion is true (or give the SP\'s metadata with an encryption key)' });
     }
   })
   .describe('SAML 2.0 single sign-on for this service provider.');
