@@ -20,6 +20,9 @@ import {
   type ServiceProviderConfig,
   type UserConfig,
 } from './schema.js';
+import { NAMEID_FORMATS, type KeyEncryptionAlgorithmName, type NameIdFormatUri } from './sp-schema.js';
+import { BINDINGS } from '../saml/constants.js';
+import type { SpMetadata } from '../saml/sp-metadata.js';
 
 export const DEMO_CONFIG_FILE = path.join(packageRoot, 'config', 'demo.yaml');
 
@@ -30,10 +33,46 @@ export interface ResolvedJwtSp extends Omit<JwtSpConfig, 'issuer' | 'audience' |
   privateKeyPem: string | undefined;
 }
 
-export interface ResolvedSamlSp extends Omit<SamlSpConfig, 'encryptionCert' | 'requestSigningCert'> {
+/** An AssertionConsumerService of an SP: from its metadata, or one of its acsUrls (HTTP-POST, index = position, the first the default). */
+export interface AcsEndpoint {
+  url: string;
+  binding: string;
+  index: number;
+  isDefault: boolean;
+}
+
+/** Where an SP's metadata came from and what the IdP took from it (shown on the SP's page and by check-config). */
+export interface SpMetadataOrigin {
+  kind: 'metadata' | 'metadataFile' | 'metadataUrl';
+  /** The file's absolute path, the URL, or "inline". */
+  where: string;
+  /** When it was read or fetched (ms since the epoch). */
+  readAt: number;
+  /** The SHA-256 of the document's text (hex), to tell a changed document on refresh. */
+  digest: string;
+  /** The saml keys filled from the metadata (those not given in the config). */
+  taken: string[];
+  metadata: SpMetadata;
+}
+
+export interface ResolvedSamlSp
+  extends Omit<SamlSpConfig, 'entityId' | 'acsUrls' | 'nameIdFormat' | 'encryptionCert' | 'requestSigningCert' | 'sloUrl' | 'keyEncryptionAlgorithm' | 'metadata' | 'metadataFile' | 'metadataUrl'> {
+  entityId: string;
+  /** The HTTP-POST AssertionConsumerService URLs, the default first. */
+  acsUrls: string[];
+  /** Every AssertionConsumerService (all bindings), for AssertionConsumerServiceIndex. */
+  acs: AcsEndpoint[];
+  nameIdFormat: NameIdFormatUri;
   /** PEM text (resolved from a path when one was given). */
   encryptionCert: string | null;
+  keyEncryptionAlgorithm: KeyEncryptionAlgorithmName;
+  /** Set when the SP's requests must be signed: the first of requestSigningCerts. */
   requestSigningCert: string | null;
+  /** Certificates a signed request from the SP may verify with (a signature present is always checked). */
+  requestSigningCerts: string[];
+  sloUrl: string | null;
+  /** Set for an SP registered from its metadata. */
+  fromMetadata: SpMetadataOrigin | undefined;
 }
 
 export interface ResolvedServiceProvider extends Omit<ServiceProviderConfig, 'jwt' | 'saml' | 'name'> {
@@ -196,6 +235,25 @@ function readPem(value: string | null, baseDir: string, where: string, source: s
   }
 }
 
+function resolveSaml(c: SamlSpConfig, where: string, { baseDir, source }: SpContext): ResolvedSamlSp {
+  const { metadata: _m, metadataFile: _f, metadataUrl: _u, ...rest } = c;
+  const requestSigningCert = readPem(c.requestSigningCert ?? null, baseDir, `${where}.requestSigningCert`, source);
+  const acsUrls = c.acsUrls ?? [];
+  return {
+    ...rest,
+    entityId: c.entityId ?? '',
+    acsUrls,
+    acs: acsUrls.map((url, index) => ({ url, binding: BINDINGS.post, index, isDefault: index === 0 })),
+    nameIdFormat: c.nameIdFormat ?? NAMEID_FORMATS.emailAddress,
+    encryptionCert: readPem(c.encryptionCert ?? null, baseDir, `${where}.encryptionCert`, source),
+    keyEncryptionAlgorithm: c.keyEncryptionAlgorithm ?? 'rsa-oaep-mgf1p',
+    requestSigningCert,
+    requestSigningCerts: requestSigningCert === null ? [] : [requestSigningCert],
+    sloUrl: c.sloUrl ?? null,
+    fromMetadata: undefined,
+  };
+}
+
 interface SpContext {
   baseUrl: string;
   baseDir: string;
@@ -209,11 +267,7 @@ function resolveSp(sp: ServiceProviderConfig, where: string, { baseUrl, baseDir,
     audience: sp.jwt.audience ?? sp.id,
     privateKeyPem: readPem(sp.jwt.privateKey ?? null, baseDir, `${where}.jwt.privateKey`, source) ?? undefined,
   };
-  const saml: ResolvedSamlSp | undefined = sp.saml && {
-    ...sp.saml,
-    encryptionCert: readPem(sp.saml.encryptionCert, baseDir, `${where}.saml.encryptionCert`, source),
-    requestSigningCert: readPem(sp.saml.requestSigningCert, baseDir, `${where}.saml.requestSigningCert`, source),
-  };
+  const saml: ResolvedSamlSp | undefined = sp.saml && resolveSaml(sp.saml, `${where}.saml`, { baseUrl, baseDir, source });
   const origins = new Set<string>(sp.allowedOrigins.map((o) => new URL(o).origin));
   for (const u of jwt?.redirectUrls ?? []) origins.add(new URL(u).origin);
   return { ...sp, name: sp.name ?? sp.id, origins: [...origins], jwt, saml };
