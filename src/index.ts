@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createIdp, type Idp } from './app.js';
 import { fixedClock, offsetClock, type Clock } from './clock.js';
-import { resolveConfig, type ResolvedConfig, type ResolvedServiceProvider } from './config/load.js';
+import { resolveConfigWithMetadata, type ResolvedConfig, type ResolvedServiceProvider } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
 import type { IssuedSession } from './http/session.js';
 import type { MintedToken } from './jwt/signer.js';
@@ -106,7 +106,7 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<RunningId
       host,
       dataDir: options.dataDir ?? options.config?.dataDir ?? ':memory:',
     };
-    const config = resolveConfig(input, { source: 'startIdp({ config })', baseDir: process.cwd() });
+    const config = await resolveConfigWithMetadata(input, { source: 'startIdp({ config })', baseDir: process.cwd() });
     // Without a clock option, the config's `clock` (or the real time) applies.
     idp = await createIdp(config, { ...(options.clock !== undefined ? { clock: toClock(options.clock) } : {}), logger: options.logger ?? silentLogger });
     server.on('request', idp.handler);

@@ -44,7 +44,7 @@ export interface OfflineValues {
 }
 
 /** Loads the config for an offline command: --config, MOCK_IDP_CONFIG, MOCK_IDP_CONFIG_JSON, or the demo config. */
-export function offlineConfig(values: OfflineValues): ResolvedConfig {
+export function offlineConfig(values: OfflineValues): Promise<ResolvedConfig> {
   const env = { ...process.env };
   if (values['data-dir'] !== undefined) env.DATA_DIR = values['data-dir'];
   if (values['keys-dir'] !== undefined) env.KEYS_DIR = values['keys-dir'];
@@ -53,7 +53,7 @@ export function offlineConfig(values: OfflineValues): ResolvedConfig {
 
 /** The services for an offline command, with the config users' password hashes written as a server start would. */
 export async function offlineServices(values: OfflineValues): Promise<Services> {
-  const services = await createServices(offlineConfig(values));
+  const services = await createServices(await offlineConfig(values));
   await services.users.hashConfigPasswords();
   return services;
 }

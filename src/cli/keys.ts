@@ -46,7 +46,7 @@ export async function keys(args: string[]): Promise<number> {
     return rotateRemote(values.url, values['admin-token'] ?? (process.env.MOCK_IDP_ADMIN_TOKEN || undefined));
   }
   if (values['admin-token'] !== undefined) throw new UsageError('--admin-token goes with --url');
-  const config = offlineConfig(values);
+  const config = await offlineConfig(values);
   if (action === 'rotate') return rotate(config);
   const ks = await loadKeystore({ keysDir: config.keysDir, graceSeconds: config.keyRotationGraceSeconds, seed: config.deterministicSeed });
   if (action === 'generate') {

@@ -51,7 +51,7 @@ export async function serve(args: string[]): Promise<number> {
   if (values['demo-sp-port'] !== undefined) env.DEMO_SP_PORT = values['demo-sp-port'];
   if (values['base-url'] !== undefined) env.BASE_URL = values['base-url'];
   if (values['data-dir'] !== undefined) env.DATA_DIR = values['data-dir'];
-  const config = loadConfig({ file: values.config, env, demo: values.demo === true, https: values.https === true });
+  const config = await loadConfig({ file: values.config, env, demo: values.demo === true, https: values.https === true });
   const running = await startAll(config);
   // A generated HS256 secret is shown once, on the console, when it is generated; it is kept in the store and never logged.
   const generated = running.idp.generatedSecrets.map(
@@ -85,7 +85,7 @@ print it resolved: every key of the config, with the defaults filled in and the
 environment applied, secrets masked.
 `;
 
-export function checkConfig(args: string[]): number {
+export async function checkConfig(args: string[]): Promise<number> {
   const { values, positionals } = parse({ args, options: { ...HELP_OPTION }, allowPositionals: true });
   if (values.help) {
     process.stdout.write(CHECK_CONFIG_HELP);
@@ -95,7 +95,7 @@ export function checkConfig(args: string[]): number {
   if (positionals.length === 0 && !process.env.MOCK_IDP_CONFIG && !process.env[INLINE_CONFIG_VARIABLE]?.trim()) {
     throw new UsageError(`check-config needs a FILE (or MOCK_IDP_CONFIG or ${INLINE_CONFIG_VARIABLE} set)`);
   }
-  const config = loadConfig({ file: positionals[0], env: process.env });
+  const config = await loadConfig({ file: positionals[0], env: process.env });
   process.stdout.write(json(maskSecrets(writtenConfig(config))));
   return 0;
 }

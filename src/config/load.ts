@@ -11,77 +11,13 @@ import { ConfigError } from '../errors.js';
 import { bundledKeysDir, packageRoot } from '../paths.js';
 import { formatIssues } from './issues.js';
 import { SECRET_KEYS } from './mask.js';
-import {
-  configSchema,
-  serviceProvidersSchema,
-  type JwtSpConfig,
-  type ParsedConfig,
-  type SamlSpConfig,
-  type ServiceProviderConfig,
-  type UserConfig,
-} from './schema.js';
-import { NAMEID_FORMATS, type KeyEncryptionAlgorithmName, type NameIdFormatUri } from './sp-schema.js';
-import { BINDINGS } from '../saml/constants.js';
-import type { SpMetadata } from '../saml/sp-metadata.js';
+import { configSchema, serviceProvidersSchema, type ParsedConfig, type UserConfig } from './schema.js';
+import { readPem, readSpsMetadata, resolveSp, type ResolvedServiceProvider, type SpMetadataOrigin } from './resolve-sp.js';
+import type { MetadataCache } from './sp-metadata.js';
 
 export const DEMO_CONFIG_FILE = path.join(packageRoot, 'config', 'demo.yaml');
 
-export interface ResolvedJwtSp extends Omit<JwtSpConfig, 'issuer' | 'audience' | 'privateKey'> {
-  issuer: string;
-  audience: string;
-  /** PEM text of an SP-specific private key, when configured. */
-  privateKeyPem: string | undefined;
-}
-
-/** An AssertionConsumerService of an SP: from its metadata, or one of its acsUrls (HTTP-POST, index = position, the first the default). */
-export interface AcsEndpoint {
-  url: string;
-  binding: string;
-  index: number;
-  isDefault: boolean;
-}
-
-/** Where an SP's metadata came from and what the IdP took from it (shown on the SP's page and by check-config). */
-export interface SpMetadataOrigin {
-  kind: 'metadata' | 'metadataFile' | 'metadataUrl';
-  /** The file's absolute path, the URL, or "inline". */
-  where: string;
-  /** When it was read or fetched (ms since the epoch). */
-  readAt: number;
-  /** The SHA-256 of the document's text (hex), to tell a changed document on refresh. */
-  digest: string;
-  /** The saml keys filled from the metadata (those not given in the config). */
-  taken: string[];
-  metadata: SpMetadata;
-}
-
-export interface ResolvedSamlSp
-  extends Omit<SamlSpConfig, 'entityId' | 'acsUrls' | 'nameIdFormat' | 'encryptionCert' | 'requestSigningCert' | 'sloUrl' | 'keyEncryptionAlgorithm' | 'metadata' | 'metadataFile' | 'metadataUrl'> {
-  entityId: string;
-  /** The HTTP-POST AssertionConsumerService URLs, the default first. */
-  acsUrls: string[];
-  /** Every AssertionConsumerService (all bindings), for AssertionConsumerServiceIndex. */
-  acs: AcsEndpoint[];
-  nameIdFormat: NameIdFormatUri;
-  /** PEM text (resolved from a path when one was given). */
-  encryptionCert: string | null;
-  keyEncryptionAlgorithm: KeyEncryptionAlgorithmName;
-  /** Set when the SP's requests must be signed: the first of requestSigningCerts. */
-  requestSigningCert: string | null;
-  /** Certificates a signed request from the SP may verify with (a signature present is always checked). */
-  requestSigningCerts: string[];
-  sloUrl: string | null;
-  /** Set for an SP registered from its metadata. */
-  fromMetadata: SpMetadataOrigin | undefined;
-}
-
-export interface ResolvedServiceProvider extends Omit<ServiceProviderConfig, 'jwt' | 'saml' | 'name'> {
-  name: string;
-  /** Origins allowed for CORS on /sso/token/:id: those of redirectUrls plus allowedOrigins. */
-  origins: string[];
-  jwt: ResolvedJwtSp | undefined;
-  saml: ResolvedSamlSp | undefined;
-}
+export type { AcsEndpoint, ResolvedJwtSp, ResolvedSamlSp, ResolvedServiceProvider, SpMetadataOrigin } from './resolve-sp.js';
 
 export interface ResolvedTls {
   /** PEM texts, or undefined for a self-signed certificate made under keysDir. */
@@ -105,6 +41,8 @@ export interface ResolvedConfig extends Omit<ParsedConfig, 'serviceProviders' | 
   users: UserConfig[];
   /** Where the config came from, for messages. */
   source: string;
+  /** The folder relative paths are read from (the config file's). */
+  baseDir: string;
 }
 
 export interface LoadOptions {
@@ -221,86 +159,42 @@ function resolveDemoSpUrls(input: Record<string, unknown>, source: string): void
   }
 }
 
-function readPem(value: string | null, baseDir: string, where: string, source: string): string | null {
-  if (value === null) return null;
-  if (value.includes('-----BEGIN')) return value;
-  const file = path.resolve(baseDir, value);
-  try {
-    const text = fs.readFileSync(file, 'utf8');
-    if (!text.includes('-----BEGIN')) throw new ConfigError(`Invalid config in ${source}: ${where}: ${file} is not a PEM file`);
-    return text;
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`Invalid config in ${source}: ${where}: cannot read ${file}`);
-  }
-}
-
-function resolveSaml(c: SamlSpConfig, where: string, { baseDir, source }: SpContext): ResolvedSamlSp {
-  const { metadata: _m, metadataFile: _f, metadataUrl: _u, ...rest } = c;
-  const requestSigningCert = readPem(c.requestSigningCert ?? null, baseDir, `${where}.requestSigningCert`, source);
-  const acsUrls = c.acsUrls ?? [];
-  return {
-    ...rest,
-    entityId: c.entityId ?? '',
-    acsUrls,
-    acs: acsUrls.map((url, index) => ({ url, binding: BINDINGS.post, index, isDefault: index === 0 })),
-    nameIdFormat: c.nameIdFormat ?? NAMEID_FORMATS.emailAddress,
-    encryptionCert: readPem(c.encryptionCert ?? null, baseDir, `${where}.encryptionCert`, source),
-    keyEncryptionAlgorithm: c.keyEncryptionAlgorithm ?? 'rsa-oaep-mgf1p',
-    requestSigningCert,
-    requestSigningCerts: requestSigningCert === null ? [] : [requestSigningCert],
-    sloUrl: c.sloUrl ?? null,
-    fromMetadata: undefined,
-  };
-}
-
-interface SpContext {
-  baseUrl: string;
-  baseDir: string;
-  source: string;
-}
-
-function resolveSp(sp: ServiceProviderConfig, where: string, { baseUrl, baseDir, source }: SpContext): ResolvedServiceProvider {
-  const jwt: ResolvedJwtSp | undefined = sp.jwt && {
-    ...sp.jwt,
-    issuer: sp.jwt.issuer ?? baseUrl,
-    audience: sp.jwt.audience ?? sp.id,
-    privateKeyPem: readPem(sp.jwt.privateKey ?? null, baseDir, `${where}.jwt.privateKey`, source) ?? undefined,
-  };
-  const saml: ResolvedSamlSp | undefined = sp.saml && resolveSaml(sp.saml, `${where}.saml`, { baseUrl, baseDir, source });
-  const origins = new Set<string>(sp.allowedOrigins.map((o) => new URL(o).origin));
-  for (const u of jwt?.redirectUrls ?? []) origins.add(new URL(u).origin);
-  return { ...sp, name: sp.name ?? sp.id, origins: [...origins], jwt, saml };
-}
-
 /**
  * A new config with another list of service providers (as the control API
  * changes them), validated with the same schema as the file. Errors name the
  * field, relative to the list ("serviceProviders[1].jwt.algorithm").
  */
-export function withServiceProviders(config: ResolvedConfig, inputs: readonly unknown[], source: string): ResolvedConfig {
+export async function withServiceProviders(
+  config: ResolvedConfig,
+  inputs: readonly unknown[],
+  source: string,
+  options: { metadataCache?: MetadataCache | undefined } = {},
+): Promise<ResolvedConfig> {
   const parsed = serviceProvidersSchema.safeParse(inputs);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ ...i, path: ['serviceProviders', ...i.path] }));
     throw new ConfigError(`Invalid service providers (${source}):\n${formatIssues({ issues } as z.ZodError, configSchema)}`);
   }
-  const ctx = { baseUrl: config.baseUrl, baseDir: process.cwd(), source };
+  const ctx = { baseUrl: config.baseUrl, baseDir: config.baseDir, source, metadataCache: options.metadataCache };
+  const origins = await readSpsMetadata(parsed.data, ctx);
   return deepFreeze({
     ...config,
-    serviceProviders: parsed.data.map((sp, i) => resolveSp(sp, `serviceProviders[${i}]`, ctx)),
+    serviceProviders: parsed.data.map((sp, i) => resolveSp(sp, `serviceProviders[${i}]`, ctx, origins[i])),
     serviceProviderInputs: structuredClone([...inputs]),
   });
 }
 
-/**
- * Validates a config object (as read from a file, or given to the library) and
- * resolves derived values. `baseDir` anchors relative paths.
- */
-export function resolveConfig(
-  input: unknown,
-  options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv; demo?: boolean; https?: boolean },
-): ResolvedConfig {
-  const { source, baseDir } = options;
+interface ResolveOptions {
+  source: string;
+  baseDir: string;
+  env?: NodeJS.ProcessEnv;
+  demo?: boolean;
+  https?: boolean;
+}
+
+/** The config input with the environment and the demo URLs applied, validated. */
+function parseInput(input: unknown, options: ResolveOptions): { c: ParsedConfig; withEnv: Record<string, unknown> } {
+  const { source } = options;
   const withEnv = applyEnv(input, options.env ?? {}, source);
   if (options.https && withEnv.tls === undefined) withEnv.tls = { selfSigned: true };
   resolveDemoSpUrls(withEnv, source);
@@ -312,15 +206,42 @@ export function resolveConfig(
   if (!parsed.success) {
     throw new ConfigError(`Invalid config in ${source}:\n${formatIssues(parsed.error, configSchema)}`);
   }
-  const c = parsed.data;
-  let baseUrl = c.baseUrl.replace(/\/+$/, '');
+  return { c: parsed.data, withEnv };
+}
+
+function publicBaseUrl(c: ParsedConfig, options: ResolveOptions): string {
+  const baseUrl = c.baseUrl.replace(/\/+$/, '');
   // Serving https: the public URL says so too (unless a proxy in front already decides it).
-  if (c.tls && baseUrl.startsWith('http:') && options.env?.BASE_URL === undefined) baseUrl = `https:${baseUrl.slice('http:'.length)}`;
+  return c.tls && baseUrl.startsWith('http:') && options.env?.BASE_URL === undefined ? `https:${baseUrl.slice('http:'.length)}` : baseUrl;
+}
+
+/**
+ * Validates a config object (as read from a file, or given to the library) and
+ * resolves derived values. `baseDir` anchors relative paths. Synchronous, so it
+ * cannot read SP metadata: a config that names some goes through
+ * `resolveConfigWithMetadata`.
+ */
+export function resolveConfig(input: unknown, options: ResolveOptions): ResolvedConfig {
+  const parsed = parseInput(input, options);
+  return buildConfig(parsed, options, []);
+}
+
+/** `resolveConfig`, with the SAML SPs' metadata read (files), fetched (URLs, kept in `metadataCache`) and validated. */
+export async function resolveConfigWithMetadata(input: unknown, options: ResolveOptions & { metadataCache?: MetadataCache }): Promise<ResolvedConfig> {
+  const parsed = parseInput(input, options);
+  const origins = await readSpsMetadata(parsed.c.serviceProviders, { baseUrl: publicBaseUrl(parsed.c, options), baseDir: options.baseDir, source: options.source, metadataCache: options.metadataCache });
+  return buildConfig(parsed, options, origins);
+}
+
+function buildConfig({ c, withEnv }: { c: ParsedConfig; withEnv: Record<string, unknown> }, options: ResolveOptions, origins: readonly (SpMetadataOrigin | undefined)[]): ResolvedConfig {
+  const { source, baseDir } = options;
+  const baseUrl = publicBaseUrl(c, options);
   const base = new URL(baseUrl);
   const port = c.port ?? (base.port ? Number(base.port) : 8080);
   const keysDir = c.keysDir ? path.resolve(baseDir, c.keysDir) : bundledKeysDir;
 
-  const serviceProviders = c.serviceProviders.map((sp, i) => resolveSp(sp, `serviceProviders[${i}]`, { baseUrl, baseDir, source }));
+  const spContext = { baseUrl, baseDir, source };
+  const serviceProviders = c.serviceProviders.map((sp, i) => resolveSp(sp, `serviceProviders[${i}]`, spContext, origins[i]));
 
   const demo = options.demo ? { ...c.demo, enabled: true } : c.demo;
   const tls: ResolvedTls | undefined = c.tls && {
@@ -340,6 +261,7 @@ export function resolveConfig(
     usesBundledKeys: keysDir === bundledKeysDir,
     saml: { entityId: c.saml.entityId ?? `${baseUrl}/saml/metadata` },
     serviceProviders,
+    baseDir,
     serviceProviderInputs: structuredClone((withEnv.serviceProviders as unknown[] | undefined) ?? []),
     demo,
     source,
@@ -372,7 +294,7 @@ export const INLINE_CONFIG_VARIABLE = 'MOCK_IDP_CONFIG_JSON';
  * config. A file and MOCK_IDP_CONFIG_JSON together are refused: one of them would
  * be silently ignored.
  */
-export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
+export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedConfig> {
   const env = options.env ?? process.env;
   const file = options.file ?? (env.MOCK_IDP_CONFIG || undefined);
   const inline = env[INLINE_CONFIG_VARIABLE];
@@ -383,16 +305,16 @@ export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
     }
     const input = parseConfigText(inline, INLINE_CONFIG_VARIABLE);
     // Relative paths in an inline config (dataDir, keysDir, PEM files) are relative to the working directory.
-    return resolveConfig(input, { source: INLINE_CONFIG_VARIABLE, baseDir: process.cwd(), env, demo: options.demo ?? false, https: options.https ?? false });
+    return resolveConfigWithMetadata(input, { source: INLINE_CONFIG_VARIABLE, baseDir: process.cwd(), env, demo: options.demo ?? false, https: options.https ?? false });
   }
   if (file === undefined) {
     const input = readConfigFile(DEMO_CONFIG_FILE);
     // The demo config's relative paths (data directory) are relative to where the user runs it.
-    return resolveConfig(input, { source: `${DEMO_CONFIG_FILE} (embedded demo config)`, baseDir: process.cwd(), env, demo: true, https: options.https ?? false });
+    return resolveConfigWithMetadata(input, { source: `${DEMO_CONFIG_FILE} (embedded demo config)`, baseDir: process.cwd(), env, demo: true, https: options.https ?? false });
   }
   const absolute = path.resolve(file);
   const input = readConfigFile(absolute);
-  return resolveConfig(input, { source: absolute, baseDir: path.dirname(absolute), env, demo: options.demo ?? false, https: options.https ?? false });
+  return resolveConfigWithMetadata(input, { source: absolute, baseDir: path.dirname(absolute), env, demo: options.demo ?? false, https: options.https ?? false });
 }
 
 function deepFreeze<T>(value: T): T {

@@ -50,7 +50,7 @@ export interface RuntimeHost {
   readonly config: ResolvedConfig;
   readonly logger: Logger;
   /** Checks a list of SPs (ConfigError naming the field) without applying it. */
-  planServiceProviders(inputs: readonly unknown[]): PlannedServiceProviders;
+  planServiceProviders(inputs: readonly unknown[]): Promise<PlannedServiceProviders>;
   /** Applies a list of SPs, keeping the given generated secrets first. */
   setServiceProviders(inputs: readonly unknown[], options?: { secrets?: readonly GeneratedSecret[] }): Promise<GeneratedSecret[]>;
   /** Back to the config file's SPs, the run-time list forgotten. */

@@ -113,7 +113,7 @@ export class RedisChanges implements RuntimeChanges {
       await this.#catchUp();
       const at = this.#spsVersion;
       const inputs = edit(currentInputs(this.#host));
-      const planned = this.#host.planServiceProviders(inputs);
+      const planned = await this.#host.planServiceProviders(inputs);
       const change = await this.#shared.writeServiceProviders({ fileDigest: this.#fileDigest, inputs, secrets: planned.runtimeSecrets }, at);
       if (change) {
         await this.#serial(() => this.#take(change));

@@ -18,9 +18,9 @@ function writeConfig(text: string, name = 'idp.yaml'): string {
   return file;
 }
 
-function errorOf(load: () => unknown): string {
+async function errorOf(load: () => unknown): Promise<string> {
   try {
-    load();
+    await load();
   } catch (err) {
     assert.ok(err instanceof ConfigError, `a ConfigError, not ${String(err)}`);
     return err.message;
@@ -31,7 +31,7 @@ function errorOf(load: () => unknown): string {
 const MINIMAL = { users: [{ email: 'a@example.com', password: 'a-password' }], serviceProviders: [{ id: 'sp', jwt: { redirectUrls: ['http://localhost:9000/consumer'], secret: 'an-sp-secret-of-thirty-two-chars!!' } }] };
 
 describe('config error messages', () => {
-  it('says "required" for a missing key and suggests the nearest known key for a typo, naming the file', () => {
+  it('says "required" for a missing key and suggests the nearest known key for a typo, naming the file', async () => {
     const file = writeConfig(`
 baseURL: http://localhost:8080
 users:
@@ -41,7 +41,7 @@ serviceProviders:
     jwt: { redirectUrls: [ "http://localhost:9000/c" ], algoritm: RS256 }
 demo: { spport: 8082 }
 `);
-    const message = errorOf(() => loadConfig({ file, env: {} }));
+    const message = await errorOf(() => loadConfig({ file, env: {} }));
     assert.ok(message.startsWith(`Invalid config in ${file}:\n`), message);
     assert.match(message, /^ {2}- users\[0\]\.password: required$/m);
     assert.match(message, /^ {2}- users\[0\]\.pasword: unknown key \(did you mean `password`\?\)$/m);
@@ -52,36 +52,36 @@ demo: { spport: 8082 }
     assert.doesNotMatch(message, /Invalid input: expected string, received undefined/);
   });
 
-  it('suggests nothing for a key that is like no known key', () => {
-    const message = errorOf(() => loadConfig({ file: writeConfig('frobnicator: 1\n'), env: {} }));
+  it('suggests nothing for a key that is like no known key', async () => {
+    const message = await errorOf(() => loadConfig({ file: writeConfig('frobnicator: 1\n'), env: {} }));
     assert.match(message, /^ {2}- frobnicator: unknown key$/m);
   });
 });
 
 describe('MOCK_IDP_CONFIG_JSON', () => {
-  it('takes the config as JSON or YAML text, validated like a file', () => {
-    const fromJson = loadConfig({ env: { MOCK_IDP_CONFIG_JSON: JSON.stringify(MINIMAL) } });
+  it('takes the config as JSON or YAML text, validated like a file', async () => {
+    const fromJson = await loadConfig({ env: { MOCK_IDP_CONFIG_JSON: JSON.stringify(MINIMAL) } });
     assert.equal(fromJson.source, 'MOCK_IDP_CONFIG_JSON');
     assert.equal(fromJson.demo.enabled, false, 'an inline config is a user config: the demo is off');
     assert.deepEqual(fromJson.serviceProviders.map((s) => s.id), ['sp']);
-    const fromYaml = loadConfig({ env: { MOCK_IDP_CONFIG_JSON: 'users:\n  - { email: b@example.com, password: b-password }\n', PORT: '7300' } });
+    const fromYaml = await loadConfig({ env: { MOCK_IDP_CONFIG_JSON: 'users:\n  - { email: b@example.com, password: b-password }\n', PORT: '7300' } });
     assert.equal(fromYaml.users[0]!.email, 'b@example.com');
     assert.equal(fromYaml.baseUrl, 'http://localhost:7300', 'the environment applies as with a file');
   });
 
-  it('names the variable in its errors', () => {
-    const message = errorOf(() => loadConfig({ env: { MOCK_IDP_CONFIG_JSON: JSON.stringify({ serviceProviders: [{ name: 'x' }] }) } }));
+  it('names the variable in its errors', async () => {
+    const message = await errorOf(() => loadConfig({ env: { MOCK_IDP_CONFIG_JSON: JSON.stringify({ serviceProviders: [{ name: 'x' }] }) } }));
     assert.equal(message, 'Invalid config in MOCK_IDP_CONFIG_JSON:\n  - serviceProviders[0].id: required');
-    assert.match(errorOf(() => loadConfig({ env: { MOCK_IDP_CONFIG_JSON: '{ "users": [' } })), /^Invalid config in MOCK_IDP_CONFIG_JSON: not valid YAML or JSON at line 1/);
-    assert.match(errorOf(() => loadConfig({ env: { MOCK_IDP_CONFIG_JSON: '[1, 2]' } })), /^Invalid config in MOCK_IDP_CONFIG_JSON: the top level must be a mapping/);
+    assert.match(await errorOf(() => loadConfig({ env: { MOCK_IDP_CONFIG_JSON: '{ "users": [' } })), /^Invalid config in MOCK_IDP_CONFIG_JSON: not valid YAML or JSON at line 1/);
+    assert.match(await errorOf(() => loadConfig({ env: { MOCK_IDP_CONFIG_JSON: '[1, 2]' } })), /^Invalid config in MOCK_IDP_CONFIG_JSON: the top level must be a mapping/);
   });
 
-  it('is refused together with --config or MOCK_IDP_CONFIG', () => {
+  it('is refused together with --config or MOCK_IDP_CONFIG', async () => {
     const file = writeConfig(JSON.stringify(MINIMAL), 'idp.json');
     const inline = JSON.stringify(MINIMAL);
-    assert.equal(errorOf(() => loadConfig({ file, env: { MOCK_IDP_CONFIG_JSON: inline } })), `Both --config ${file} and MOCK_IDP_CONFIG_JSON are set: give the config one way (unset one of them)`);
-    assert.match(errorOf(() => loadConfig({ env: { MOCK_IDP_CONFIG: file, MOCK_IDP_CONFIG_JSON: inline } })), /^Both MOCK_IDP_CONFIG=.*idp\.json and MOCK_IDP_CONFIG_JSON are set/);
-    assert.equal(loadConfig({ env: { MOCK_IDP_CONFIG: file, MOCK_IDP_CONFIG_JSON: '' } }).source, file, 'an empty variable is not set');
+    assert.equal(await errorOf(() => loadConfig({ file, env: { MOCK_IDP_CONFIG_JSON: inline } })), `Both --config ${file} and MOCK_IDP_CONFIG_JSON are set: give the config one way (unset one of them)`);
+    assert.match(await errorOf(() => loadConfig({ env: { MOCK_IDP_CONFIG: file, MOCK_IDP_CONFIG_JSON: inline } })), /^Both MOCK_IDP_CONFIG=.*idp\.json and MOCK_IDP_CONFIG_JSON are set/);
+    assert.equal((await loadConfig({ env: { MOCK_IDP_CONFIG: file, MOCK_IDP_CONFIG_JSON: '' } })).source, file, 'an empty variable is not set');
   });
 });
 

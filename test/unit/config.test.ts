@@ -16,9 +16,9 @@ function writeConfig(text: string, name = 'idp.yaml'): string {
   return file;
 }
 
-function configError(file: string, env: NodeJS.ProcessEnv = {}): string {
+async function configError(file: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
   try {
-    loadConfig({ file, env });
+    await loadConfig({ file, env });
   } catch (err) {
     assert.ok(err instanceof ConfigError, `a ConfigError, not ${String(err)}`);
     return err.message;
@@ -35,8 +35,8 @@ serviceProviders:
 `;
 
 describe('config loading', () => {
-  it('loads the embedded demo config when no file is given, with the demo apps on', () => {
-    const config = loadConfig({ env: {} });
+  it('loads the embedded demo config when no file is given, with the demo apps on', async () => {
+    const config = await loadConfig({ env: {} });
     assert.equal(config.source, `${DEMO_CONFIG_FILE} (embedded demo config)`);
     assert.equal(config.baseUrl, 'http://localhost:8080');
     assert.equal(config.port, 8080);
@@ -46,8 +46,8 @@ describe('config loading', () => {
     assert.deepEqual(config.serviceProviders.map((s) => s.id), ['comm100', 'desk']);
   });
 
-  it('applies defaults to a minimal user config and keeps the demo apps off', () => {
-    const config = loadConfig({ file: writeConfig(MINIMAL), env: {} });
+  it('applies defaults to a minimal user config and keeps the demo apps off', async () => {
+    const config = await loadConfig({ file: writeConfig(MINIMAL), env: {} });
     assert.equal(config.demo.enabled, false);
     const sp = config.serviceProviders[0]!;
     assert.equal(sp.name, 'sp');
@@ -63,28 +63,28 @@ describe('config loading', () => {
     assert.equal(config.dataDir, path.join(path.dirname(config.source), 'data'));
   });
 
-  it('reads JSON as well as YAML', () => {
+  it('reads JSON as well as YAML', async () => {
     const file = writeConfig(JSON.stringify({ baseUrl: 'https://idp.example.test', users: [] }), 'idp.json');
-    assert.equal(loadConfig({ file, env: {} }).baseUrl, 'https://idp.example.test');
+    assert.equal((await loadConfig({ file, env: {} })).baseUrl, 'https://idp.example.test');
   });
 
-  it('lets PORT and BASE_URL override the file, and MOCK_IDP_CONFIG name it', () => {
+  it('lets PORT and BASE_URL override the file, and MOCK_IDP_CONFIG name it', async () => {
     const file = writeConfig(`baseUrl: http://localhost:7000\n${MINIMAL}`);
-    const config = loadConfig({ env: { MOCK_IDP_CONFIG: file, PORT: '7100', BASE_URL: 'http://idp.local:7100/' } });
+    const config = await loadConfig({ env: { MOCK_IDP_CONFIG: file, PORT: '7100', BASE_URL: 'http://idp.local:7100/' } });
     assert.equal(config.port, 7100);
     assert.equal(config.baseUrl, 'http://idp.local:7100');
     assert.equal(config.serviceProviders[0]!.jwt!.issuer, 'http://idp.local:7100');
-    assert.equal(loadConfig({ file: writeConfig(MINIMAL), env: { PORT: '7200' } }).baseUrl, 'http://localhost:7200');
+    assert.equal((await loadConfig({ file: writeConfig(MINIMAL), env: { PORT: '7200' } })).baseUrl, 'http://localhost:7200');
   });
 
-  it('names the file and the key of an unknown key', () => {
+  it('names the file and the key of an unknown key', async () => {
     const file = writeConfig(`${MINIMAL}\nuserz: []\n`);
-    const message = configError(file);
+    const message = await configError(file);
     assert.match(message, new RegExp(`Invalid config in ${file.replace(/[/.]/g, '\\$&')}`));
     assert.match(message, /userz: unknown key/);
   });
 
-  it('names a nested unknown key, a wrong type and a missing required value', () => {
+  it('names a nested unknown key, a wrong type and a missing required value', async () => {
     const file = writeConfig(`
 users:
   - { email: a@example.com, password: pw, nmae: A }
@@ -93,15 +93,15 @@ serviceProviders:
     jwt: { redirectUrls: [ "http://localhost:9000/c" ], algorithm: HS512, ttlSeconds: "300" }
   - name: no id
 `);
-    const message = configError(file);
+    const message = await configError(file);
     assert.match(message, /users\[0\]\.nmae: unknown key/);
     assert.match(message, /serviceProviders\[0\]\.jwt\.algorithm: Invalid option: expected one of "HS256"\|"RS256"\|"ES256"/);
     assert.match(message, /serviceProviders\[0\]\.jwt\.ttlSeconds: Invalid input: expected number, received string/);
     assert.match(message, /serviceProviders\[1\]\.id: required$/m);
   });
 
-  it('refuses inconsistent values: duplicate emails and ids, a secret with RS256, a bad URL, reserved claims', () => {
-    const message = configError(
+  it('refuses inconsistent values: duplicate emails and ids, a secret with RS256, a bad URL, reserved claims', async () => {
+    const message = await configError(
       writeConfig(`
 users:
   - { email: a@example.com, password: pw }
@@ -119,14 +119,14 @@ serviceProviders:
     assert.match(message, /serviceProviders\[0\]\.jwt\.claims: must not redefine iss/);
   });
 
-  it('reports YAML syntax errors with their line, and missing files', () => {
-    assert.match(configError(writeConfig('users: [\n  - a: 1\n')), /not valid YAML or JSON at line \d+/);
-    assert.match(configError('/nonexistent/idp.yaml'), /Config file not found: \/nonexistent\/idp\.yaml/);
-    assert.match(configError(writeConfig('- just\n- a list\n')), /the top level must be a mapping/);
+  it('reports YAML syntax errors with their line, and missing files', async () => {
+    assert.match(await configError(writeConfig('users: [\n  - a: 1\n')), /not valid YAML or JSON at line \d+/);
+    assert.match(await configError('/nonexistent/idp.yaml'), /Config file not found: \/nonexistent\/idp\.yaml/);
+    assert.match(await configError(writeConfig('- just\n- a list\n')), /the top level must be a mapping/);
   });
 
-  it('refuses a PORT that is not a port number', () => {
-    assert.match(configError(writeConfig(MINIMAL), { PORT: 'eighty' }), /PORT: "eighty" is not a port number/);
+  it('refuses a PORT that is not a port number', async () => {
+    assert.match(await configError(writeConfig(MINIMAL), { PORT: 'eighty' }), /PORT: "eighty" is not a port number/);
   });
 });
 
