@@ -18,7 +18,7 @@ import {
   type SignatureAlgorithmName,
 } from './algorithms.js';
 import { LIMITS, type BindingName } from './constants.js';
-import type { SigningCredentials } from './sign.js';
+import { certificatesNamed, type CertificateSource, type SigningCredentials } from './sign.js';
 import { quote } from './xml.js';
 
 /** Which parameter carries the message. */
@@ -191,10 +191,10 @@ function utf8(data: Buffer, what: string): string {
 }
 
 /**
- * Verifies the query-string signature of an HTTP-Redirect message with a
- * configured certificate. Throws IdpError('invalid_signature').
+ * Verifies the query-string signature of an HTTP-Redirect message with one of
+ * the SP's configured certificates. Throws IdpError('invalid_signature').
  */
-export function verifyRedirectSignature(sig: RedirectSignature, certificatePem: string, what: string): void {
+export function verifyRedirectSignature(sig: RedirectSignature, certificates: readonly string[], what: string, from: CertificateSource = 'requestSigningCert'): void {
   if (sig.sigAlg === undefined || sig.signature === undefined) {
     throw new IdpError(
       'invalid_signature',
@@ -211,27 +211,22 @@ export function verifyRedirectSignature(sig: RedirectSignature, certificatePem: 
   } catch {
     throw new IdpError('invalid_signature', 'The Signature parameter is not valid base64.');
   }
-  let valid = false;
-  try {
-    valid = crypto.verify(signatureAlgorithm(name).nodeHash, Buffer.from(sig.signedOctets, 'utf8'), certificatePem, signature);
-  } catch {
-    valid = false;
-  }
-  if (!valid) {
-    const verifies = (octets: string) => {
+  const verifies = (octets: string) =>
+    certificates.some((certificatePem) => {
       try {
         return crypto.verify(signatureAlgorithm(name).nodeHash, Buffer.from(octets, 'utf8'), certificatePem, signature);
       } catch {
         return false;
       }
-    };
+    });
+  if (!verifies(sig.signedOctets)) {
     if (reEncodings(sig.signedOctets).some(verifies)) {
       throw new IdpError(
         'invalid_signature',
         `The signature of the ${what} verifies only over the query re-encoded (spaces as "+" rather than "%20", or other escapes changed): the SP must sign the query exactly as it sends it, the SAMLRequest, RelayState and SigAlg values as they appear in the URL (SAML Bindings §3.4.4.1).`,
       );
     }
-    throw new IdpError('invalid_signature', `The signature of the ${what} does not verify with the service provider's certificate (requestSigningCert).`);
+    throw new IdpError('invalid_signature', `The signature of the ${what} does not verify with ${certificatesNamed(certificates, from)}.`);
   }
 }
 

@@ -10,7 +10,7 @@ import { IdpError } from '../errors.js';
 import { decodeMessage, verifyRedirectSignature, type IncomingMessage, type MessageParam } from './binding.js';
 import { NS, SAML_VERSION, type BindingName } from './constants.js';
 import { verifyEnvelopedSignature } from './sign.js';
-import { attribute, expectRoot, optionalChild, parseInstant, parseUntrustedXml, quote, textContent, type Element } from './xml.js';
+import { attribute, childElements, expectRoot, optionalChild, parseInstant, parseUntrustedXml, quote, textContent, type Element } from './xml.js';
 
 /** A service provider that has SAML configured (src/sps.ts). */
 export type SamlServiceProvider = SamlSp;
@@ -60,13 +60,16 @@ export function receiveMessage(message: IncomingMessage, options: ReceiveOptions
 
   let root = untrustedRoot;
   let signed = false;
-  const cert = sp.saml.requestSigningCert;
-  if (cert !== null) {
+  // Required when requestSigningCert is set (or the metadata says AuthnRequestsSigned); a signature sent anyway is checked when the SP has certificates.
+  const certs = sp.saml.requestSigningCerts;
+  const present = decoded.binding === 'redirect' ? decoded.redirectSignature?.signature !== undefined : childElements(untrustedRoot, NS.ds, 'Signature').length > 0;
+  const from = sp.saml.fromMetadata?.taken.some((k) => k.startsWith('request')) ? 'metadata' : 'requestSigningCert';
+  if (certs.length > 0 && (sp.saml.requestSigningCert !== null || present)) {
     if (decoded.binding === 'redirect') {
-      verifyRedirectSignature(decoded.redirectSignature!, cert, what);
+      verifyRedirectSignature(decoded.redirectSignature!, certs, what, from);
       signed = true;
     } else {
-      const signedXml = verifyEnvelopedSignature(decoded.xml, doc, cert, what);
+      const signedXml = verifyEnvelopedSignature(decoded.xml, doc, certs, what, from);
       // Read everything from what was signed, never from the rest of the document.
       root = expectRoot(parseUntrustedXml(signedXml, `signed ${what}`), NS.samlp, options.rootName, options.param);
       signed = true;

@@ -144,6 +144,15 @@ export function signElement(target: XmlElement, options: Omit<SignXmlOptions, 'i
   target.children.splice(target.children.indexOf(issuer) + 1, 0, signature);
 }
 
+/** The SP's certificates as messages name them. */
+export function certificatesNamed(certificates: readonly string[], from: CertificateSource): string {
+  if (from === 'requestSigningCert') return "the service provider's certificate (requestSigningCert)";
+  return certificates.length === 1 ? "the service provider's signing certificate (from its metadata)" : `any of the ${certificates.length} signing certificates of the service provider's metadata`;
+}
+
+/** Where the certificates an SP's messages are verified with come from. */
+export type CertificateSource = 'requestSigningCert' | 'metadata';
+
 /**
  * Verifies the enveloped signature of a message's root element with a configured
  * certificate (never one from KeyInfo) and returns the XML that was signed, in
@@ -152,7 +161,7 @@ export function signElement(target: XmlElement, options: Omit<SignXmlOptions, 'i
  * `xml` is the message text and `doc` its DOM as parsed by parseUntrustedXml.
  * Throws IdpError('invalid_signature') with a message saying what is wrong.
  */
-export function verifyEnvelopedSignature(xml: string, doc: Document, certificatePem: string, what: string): string {
+export function verifyEnvelopedSignature(xml: string, doc: Document, certificates: readonly string[], what: string, from: CertificateSource = 'requestSigningCert'): string {
   const root = doc.documentElement!;
   const rootId = attribute(root, 'ID');
   const signatures = childElements(root, NS.ds, 'Signature');
@@ -169,16 +178,19 @@ export function verifyEnvelopedSignature(xml: string, doc: Document, certificate
   checkSignatureStructure(signature, rootId, what);
 
   const { SignedXml } = xmlCrypto();
-  const verifier = new SignedXml({ publicCert: certificatePem, getCertFromKeyInfo: () => null });
-  let valid = false;
-  try {
-    verifier.loadSignature(serialize(signature));
-    valid = verifier.checkSignature(xml);
-  } catch {
-    valid = false;
-  }
-  if (!valid) {
-    throw new IdpError('invalid_signature', `The signature of the ${what} does not verify with the service provider's certificate (requestSigningCert).`);
+  const signatureXml = serialize(signature);
+  const verifier = certificates
+    .map((publicCert) => new SignedXml({ publicCert, getCertFromKeyInfo: () => null }))
+    .find((v) => {
+      try {
+        v.loadSignature(signatureXml);
+        return v.checkSignature(xml);
+      } catch {
+        return false;
+      }
+    });
+  if (!verifier) {
+    throw new IdpError('invalid_signature', `The signature of the ${what} does not verify with ${certificatesNamed(certificates, from)}.`);
   }
   const signed = verifier.getSignedReferences();
   if (signed.length !== 1 || signed[0] === undefined) {

@@ -178,14 +178,14 @@ describe('HTTP-Redirect signatures', () => {
 
   it('verifies a signature made over the query string', () => {
     const q = redirectQuery(xml, { relayState: 'a b/c', sign: { privateKeyPem: SP_SIGNING.privateKeyPem } });
-    assert.doesNotThrow(() => verifyRedirectSignature(decode(q), SP_SIGNING.certificatePem, 'AuthnRequest'));
+    assert.doesNotThrow(() => verifyRedirectSignature(decode(q), [SP_SIGNING.certificatePem], 'AuthnRequest'));
   });
 
   it('verifies RSA-SHA512 too', () => {
     const q = redirectQuery(xml, {
       sign: { privateKeyPem: SP_SIGNING.privateKeyPem, sigAlg: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512', hash: 'sha512' },
     });
-    assert.doesNotThrow(() => verifyRedirectSignature(decode(q), SP_SIGNING.certificatePem, 'AuthnRequest'));
+    assert.doesNotThrow(() => verifyRedirectSignature(decode(q), [SP_SIGNING.certificatePem], 'AuthnRequest'));
   });
 
   it('uses the values exactly as received, whatever their percent-encoding', () => {
@@ -195,7 +195,7 @@ describe('HTTP-Redirect signatures', () => {
     query += `&SigAlg=${encodeURIComponent('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256').toLowerCase()}`;
     const signature = signOctets(query);
     query += `&Signature=${encodeURIComponent(signature)}`;
-    assert.doesNotThrow(() => verifyRedirectSignature(decode(query), SP_SIGNING.certificatePem, 'AuthnRequest'));
+    assert.doesNotThrow(() => verifyRedirectSignature(decode(query), [SP_SIGNING.certificatePem], 'AuthnRequest'));
   });
 
   it('says so when the signature holds only over the query re-encoded ("+" against "%20")', () => {
@@ -204,17 +204,17 @@ describe('HTTP-Redirect signatures', () => {
     // Signed with the space of the RelayState as "+", sent as "%20".
     const signature = signOctets(`SAMLRequest=${request}&RelayState=a+b&SigAlg=${sigAlg}`);
     const sent = `SAMLRequest=${request}&RelayState=a%20b&SigAlg=${sigAlg}&Signature=${encodeURIComponent(signature)}`;
-    assert.throws(() => verifyRedirectSignature(decode(sent), SP_SIGNING.certificatePem, 'AuthnRequest'), {
+    assert.throws(() => verifyRedirectSignature(decode(sent), [SP_SIGNING.certificatePem], 'AuthnRequest'), {
       code: 'invalid_signature',
       message:
         'The signature of the AuthnRequest verifies only over the query re-encoded (spaces as "+" rather than "%20", or other escapes changed): the SP must sign the query exactly as it sends it, the SAMLRequest, RelayState and SigAlg values as they appear in the URL (SAML Bindings §3.4.4.1).',
     });
     // Sent as signed, it verifies.
-    assert.doesNotThrow(() => verifyRedirectSignature(decode(sent.replace('a%20b', 'a+b')), SP_SIGNING.certificatePem, 'AuthnRequest'));
+    assert.doesNotThrow(() => verifyRedirectSignature(decode(sent.replace('a%20b', 'a+b')), [SP_SIGNING.certificatePem], 'AuthnRequest'));
   });
 
   it('refuses a missing signature', () => {
-    assert.throws(() => verifyRedirectSignature(decode(redirectQuery(xml)), SP_SIGNING.certificatePem, 'AuthnRequest'), {
+    assert.throws(() => verifyRedirectSignature(decode(redirectQuery(xml)), [SP_SIGNING.certificatePem], 'AuthnRequest'), {
       code: 'invalid_signature',
       message:
         "The AuthnRequest is not signed: the HTTP-Redirect binding needs SigAlg and Signature parameters, and this service provider's messages must be signed (requestSigningCert is set).",
@@ -223,7 +223,7 @@ describe('HTTP-Redirect signatures', () => {
 
   it('refuses a signature by another key', () => {
     const q = redirectQuery(xml, { sign: { privateKeyPem: UNRELATED.privateKeyPem } });
-    assert.throws(() => verifyRedirectSignature(decode(q), SP_SIGNING.certificatePem, 'AuthnRequest'), {
+    assert.throws(() => verifyRedirectSignature(decode(q), [SP_SIGNING.certificatePem], 'AuthnRequest'), {
       code: 'invalid_signature',
       message: "The signature of the AuthnRequest does not verify with the service provider's certificate (requestSigningCert).",
     });
@@ -231,7 +231,7 @@ describe('HTTP-Redirect signatures', () => {
 
   it('refuses a query changed after signing (RelayState swapped)', () => {
     const q = redirectQuery(xml, { relayState: 'good', sign: { privateKeyPem: SP_SIGNING.privateKeyPem } });
-    assert.throws(() => verifyRedirectSignature(decode(q.replace('RelayState=good', 'RelayState=evil')), SP_SIGNING.certificatePem, 'AuthnRequest'), {
+    assert.throws(() => verifyRedirectSignature(decode(q.replace('RelayState=good', 'RelayState=evil')), [SP_SIGNING.certificatePem], 'AuthnRequest'), {
       code: 'invalid_signature',
     });
   });
@@ -240,7 +240,7 @@ describe('HTTP-Redirect signatures', () => {
     const q = redirectQuery(xml, {
       sign: { privateKeyPem: SP_SIGNING.privateKeyPem, sigAlg: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1', hash: 'sha1' },
     });
-    assert.throws(() => verifyRedirectSignature(decode(q), SP_SIGNING.certificatePem, 'AuthnRequest'), {
+    assert.throws(() => verifyRedirectSignature(decode(q), [SP_SIGNING.certificatePem], 'AuthnRequest'), {
       code: 'invalid_signature',
       message: 'The SigAlg "http://www.w3.org/2000/09/xmldsig#rsa-sha1" is not accepted; sign with RSA-SHA256 or RSA-SHA512.',
     });
@@ -248,7 +248,7 @@ describe('HTTP-Redirect signatures', () => {
 
   it('refuses a Signature that is not base64', () => {
     const q = `${redirectQuery(xml)}&SigAlg=${encodeURIComponent('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256')}&Signature=%21%21`;
-    assert.throws(() => verifyRedirectSignature(decode(q), SP_SIGNING.certificatePem, 'AuthnRequest'), {
+    assert.throws(() => verifyRedirectSignature(decode(q), [SP_SIGNING.certificatePem], 'AuthnRequest'), {
       code: 'invalid_signature',
       message: 'The Signature parameter is not valid base64.',
     });
@@ -274,7 +274,7 @@ describe('encoding outgoing messages', () => {
     assert.equal(parsed.searchParams.get('SigAlg'), 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
     const decoded = decodeMessage({ binding: 'redirect', rawQuery: parsed.search.slice(1) }, 'SAMLResponse');
     assert.equal(decoded.xml, xml);
-    assert.doesNotThrow(() => verifyRedirectSignature(decoded.redirectSignature!, SP_SIGNING.certificatePem, 'LogoutResponse'));
+    assert.doesNotThrow(() => verifyRedirectSignature(decoded.redirectSignature!, [SP_SIGNING.certificatePem], 'LogoutResponse'));
   });
 });
 

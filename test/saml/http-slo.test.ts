@@ -71,7 +71,7 @@ describe('SAML single logout over HTTP', () => {
     const { url, xml } = redirectMessage(location, param);
     assert.equal(`${url.origin}${url.pathname}`, destination);
     const decoded = decodeMessage({ binding: 'redirect', rawQuery: url.search.slice(1) }, param);
-    verifyRedirectSignature(decoded.redirectSignature!, certPem, param);
+    verifyRedirectSignature(decoded.redirectSignature!, [certPem], param);
     return { xml, relayState: url.searchParams.get('RelayState') };
   }
 
@@ -125,7 +125,7 @@ describe('SAML single logout over HTTP', () => {
       assert.equal(post.action, SP_SLO);
       assert.equal(post.fields.RelayState, 'post bye');
       assert.equal(element(post.xml).getAttribute('InResponseTo'), '_lr-post-1');
-      assert.doesNotThrow(() => verifyEnvelopedSignature(post.xml, parseUntrustedXml(post.xml, 'LogoutResponse'), certPem, 'LogoutResponse'));
+      assert.doesNotThrow(() => verifyEnvelopedSignature(post.xml, parseUntrustedXml(post.xml, 'LogoutResponse'), [certPem], 'LogoutResponse'));
       assert.equal(await stillSignedIn(agent), false);
     });
 

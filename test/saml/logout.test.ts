@@ -159,8 +159,8 @@ describe('logout messages the IdP sends', () => {
     const decoded = decodeMessage({ binding: 'redirect', rawQuery: url.search.slice(1) }, 'SAMLResponse');
     assert.equal(decoded.xml, built.xml);
     assert.equal(decoded.relayState, 'bye');
-    assert.doesNotThrow(() => verifyRedirectSignature(decoded.redirectSignature!, IDP_KEYS.certificatePem, 'LogoutResponse'));
-    assert.throws(() => verifyRedirectSignature(decoded.redirectSignature!, UNRELATED.certificatePem, 'LogoutResponse'), { code: 'invalid_signature' });
+    assert.doesNotThrow(() => verifyRedirectSignature(decoded.redirectSignature!, [IDP_KEYS.certificatePem], 'LogoutResponse'));
+    assert.throws(() => verifyRedirectSignature(decoded.redirectSignature!, [UNRELATED.certificatePem], 'LogoutResponse'), { code: 'invalid_signature' });
   });
 
   it('delivers with HTTP-POST, the XML signed after its Issuer', () => {
@@ -176,7 +176,7 @@ describe('logout messages the IdP sends', () => {
       Array.from({ length: root.childNodes.length }, (_, i) => root.childNodes[i]).map((n) => n!.nodeName),
       ['saml:Issuer', 'ds:Signature', 'saml:NameID'],
     );
-    const signed = verifyEnvelopedSignature(xml, parseUntrustedXml(xml, 'LogoutRequest'), IDP_KEYS.certificatePem, 'LogoutRequest');
+    const signed = verifyEnvelopedSignature(xml, parseUntrustedXml(xml, 'LogoutRequest'), [IDP_KEYS.certificatePem], 'LogoutRequest');
     assert.match(signed, /^<samlp:LogoutRequest /);
     assert.equal(root.getElementsByTagNameNS(NS.ds, 'SignatureMethod')[0]!.getAttribute('Algorithm'), 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
   });
