@@ -57,6 +57,33 @@ async function decrypt(encryptedAssertion: Element, keyPem: string | undefined):
 }
 
 /**
+ * The key transports saml2-js decrypts: its own xml-encryption (3.x) knows
+ * rsa-oaep-mgf1p (and the insecure rsa-1_5), not xmlenc11#rsa-oaep, and says so
+ * inside a stack trace. The ACS checks first, to name the fix instead.
+ */
+const SAML2JS_KEY_TRANSPORTS = ['http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p'];
+
+/** Refuses a Response whose assertion key saml2-js cannot decrypt (a 400 naming the algorithm and the fix). */
+export function refuseUndecryptableKeyTransport(responseXml: string): void {
+  let doc;
+  try {
+    doc = parseUntrustedXml(responseXml, 'SAMLResponse');
+  } catch {
+    return; // saml2-js and extractSigned name what is wrong with it
+  }
+  for (const key of Array.from(doc.getElementsByTagNameNS(NS.xenc, 'EncryptedKey'))) {
+    for (const method of childElements(key, NS.xenc, 'EncryptionMethod')) {
+      const uri = method.getAttribute('Algorithm') ?? '';
+      if (SAML2JS_KEY_TRANSPORTS.includes(uri)) continue;
+      throw new DemoError(
+        400,
+        `The assertion's key is encrypted with ${uri || 'no named algorithm'}, which this SP (saml2-js, with xml-encryption 3) cannot decrypt: it knows only ${SAML2JS_KEY_TRANSPORTS.join(', ')}. Register it at the IdP with keyEncryptionAlgorithm: rsa-oaep-mgf1p (the default).`,
+      );
+    }
+  }
+}
+
+/**
  * A comment inside a NameID, as received (the signed XML that the checks read has none:
  * exclusive c14n drops comments). Signatures do not cover comments, and a parser that
  * reads only the first text node stops at one (CVE-2017-11427), so this SP refuses it.

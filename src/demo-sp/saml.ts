@@ -25,7 +25,7 @@ import type { StateStore } from '../state/types.js';
 import { shownTime } from '../time-format.js';
 import { checkResponse, type DecodedAssertion } from './saml-checks.js';
 import { samlPeers, verifyRedirect } from './saml-idp.js';
-import { extractSigned } from './saml-signed.js';
+import { extractSigned, refuseUndecryptableKeyTransport } from './saml-signed.js';
 import { agentLookup, DemoError, destroySession, localPath, regenerateSession, useOnce, type DemoAgent } from './shared.js';
 
 const OUTSTANDING_TTL_MS = 10 * 60 * 1000;
@@ -128,6 +128,8 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
     const { info, idp, sp } = await identityProvider();
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.SAMLResponse !== 'string') throw new DemoError(400, 'No SAMLResponse was posted.');
+    const responseXml = Buffer.from(body.SAMLResponse, 'base64').toString('utf8');
+    refuseUndecryptableKeyTransport(responseXml);
     // 1. saml2-js: signature, decryption, status, Conditions time window, audience.
     const checked = await new Promise<saml2AssertResult>((resolve, reject) =>
       sp.post_assert(idp, { request_body: body, allow_unencrypted_assertion: true }, (err, result) =>
@@ -135,7 +137,6 @@ export function samlDemoRouter(options: SamlDemoOptions): Router {
       ),
     );
     // 2. What saml2-js leaves to the caller, on the signed content.
-    const responseXml = Buffer.from(body.SAMLResponse, 'base64').toString('utf8');
     const signed = await extractSigned(responseXml, info, options.decryptionKeyPem);
     const now = clock.now();
     const decoded = await checkResponse(signed, {

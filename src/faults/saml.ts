@@ -157,7 +157,7 @@ export async function buildFaultedResponse(idp: SamlIdpContext, input: ResponseI
   }
   if (sp.saml.encryptAssertion) {
     if (sp.saml.encryptionCert === null) throw new TypeError(`service provider ${sp.id}: encryptAssertion needs an encryptionCert`);
-    const encryptedData = parse(await encryptAssertion(assertionXml, sp.saml.encryptionCert)).documentElement!;
+    const encryptedData = parse(await encryptAssertion(assertionXml, sp.saml.encryptionCert, sp.saml.keyEncryptionAlgorithm)).documentElement!;
     const encrypted = doc.createElementNS(NS.saml, 'saml:EncryptedAssertion');
     encrypted.appendChild(doc.importNode(encryptedData, true));
     response.replaceChild(encrypted, assertion);

@@ -6,6 +6,7 @@
  * an insecure algorithm that nothing uses by default and incoming messages may not
  * use: it exists only for deliberate fault injection.
  */
+import type { KeyEncryptionAlgorithmName } from '../config/sp-schema.js';
 
 export const C14N = {
   exclusive: 'http://www.w3.org/2001/10/xml-exc-c14n#',
@@ -74,9 +75,39 @@ export function acceptedSignatureAlgorithmByUri(uri: string): SignatureAlgorithm
   return undefined;
 }
 
-/** EncryptedAssertion: the assertion under AES-256-GCM, its key under RSA-OAEP (MGF1 with SHA-1, SHA-1 digest, the interoperable form). */
+/** EncryptedAssertion: the assertion under AES-256-GCM, its key under RSA-OAEP (MGF1 with SHA-1, SHA-1 digest, the interoperable form) by default. */
 export const ENCRYPTION = {
   dataUri: 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
   keyTransportUri: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
   keyTransportDigest: 'sha1',
 } as const;
+
+export interface KeyTransportAlgorithm {
+  /** The EncryptedKey's EncryptionMethod URI. */
+  uri: string;
+  /** The OAEP digest: the node:crypto hash name and the DigestMethod URI written inside the EncryptionMethod. */
+  digest: 'sha1' | 'sha256';
+  digestUri: string;
+  /** The xenc11:MGF URI, for xmlenc11#rsa-oaep only (rsa-oaep-mgf1p fixes MGF1-SHA-1 and must not name one). */
+  mgfUri: string | undefined;
+}
+
+/**
+ * How an EncryptedAssertion's AES key is encrypted, by the SP's keyEncryptionAlgorithm
+ * (XML Encryption 1.1 5.5.2): RSA-OAEP with SHA-1 and MGF1-SHA-1 (the default), or
+ * xmlenc11#rsa-oaep with SHA-256 and MGF1-SHA-256.
+ */
+export const KEY_TRANSPORT_ALGORITHMS = {
+  'rsa-oaep-mgf1p': {
+    uri: ENCRYPTION.keyTransportUri,
+    digest: ENCRYPTION.keyTransportDigest,
+    digestUri: 'http://www.w3.org/2000/09/xmldsig#sha1',
+    mgfUri: undefined,
+  },
+  'rsa-oaep-sha256': {
+    uri: 'http://www.w3.org/2009/xmlenc11#rsa-oaep',
+    digest: 'sha256',
+    digestUri: 'http://www.w3.org/2001/04/xmlenc#sha256',
+    mgfUri: 'http://www.w3.org/2009/xmlenc11#mgf1sha256',
+  },
+} as const satisfies Record<KeyEncryptionAlgorithmName, KeyTransportAlgorithm>;

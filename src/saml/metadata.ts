@@ -3,8 +3,14 @@
  * IDPSSODescriptor, in schema order: the signing KeyDescriptor, the
  * SingleLogoutService and NameIDFormats, then the SingleSignOnServices.
  * An SP can be set up by pasting it (or its URL, `<baseUrl>/saml/metadata`).
+ *
+ * The same IdP is also described per SP (`<baseUrl>/saml/metadata/<spId>`), with
+ * WantAuthnRequestsSigned and the NameID formats as that SP is configured: some SP
+ * libraries (samlify) refuse an IdP whose WantAuthnRequestsSigned differs from
+ * their own AuthnRequestsSigned, and list the NameIDFormats in order of preference.
  */
-import { BINDINGS, NAMEID_FORMAT, NS } from './constants.js';
+import { SUPPORTED_NAMEID_FORMATS, type NameIdFormatUri } from '../config/sp-schema.js';
+import { BINDINGS, NS } from './constants.js';
 import { xmlbuilder2 } from './xml.js';
 
 export interface MetadataInput {
@@ -17,6 +23,13 @@ export interface MetadataInput {
   wantAuthnRequestsSigned?: boolean;
   /** Base64 DER of certificates retired by a key rotation, still published during the grace period. */
   retiredCertificatesBase64?: readonly string[];
+  /** The NameIDFormats, the preferred first. Default: every supported format (SUPPORTED_NAMEID_FORMATS). */
+  nameIdFormats?: readonly NameIdFormatUri[];
+}
+
+/** Every supported NameID format, `preferred` first (an SP's default format), the others in their usual order. */
+export function nameIdFormatsPreferring(preferred: NameIdFormatUri): NameIdFormatUri[] {
+  return [preferred, ...SUPPORTED_NAMEID_FORMATS.filter((f) => f !== preferred)];
 }
 
 /** The IdP's endpoints, as the metadata and the routers name them. */
@@ -39,7 +52,7 @@ export function buildMetadata(input: MetadataInput): string {
   for (const binding of [BINDINGS.redirect, BINDINGS.post]) {
     idp.ele(NS.md, 'md:SingleLogoutService', { Binding: binding, Location: endpoints.slo });
   }
-  for (const format of [NAMEID_FORMAT.emailAddress, NAMEID_FORMAT.persistent, NAMEID_FORMAT.unspecified]) {
+  for (const format of input.nameIdFormats ?? SUPPORTED_NAMEID_FORMATS) {
     idp.ele(NS.md, 'md:NameIDFormat').txt(format);
   }
   for (const binding of [BINDINGS.redirect, BINDINGS.post]) {

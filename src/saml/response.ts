@@ -239,7 +239,7 @@ export async function buildResponse(idp: SamlIdpContext, input: ResponseInput): 
 
   if (sp.saml.encryptAssertion) {
     if (sp.saml.encryptionCert === null) throw new TypeError(`service provider ${sp.id}: encryptAssertion needs an encryptionCert`);
-    const encryptedData = await encryptAssertion(serializeXml(assertion), sp.saml.encryptionCert);
+    const encryptedData = await encryptAssertion(serializeXml(assertion), sp.saml.encryptionCert, sp.saml.keyEncryptionAlgorithm);
     const encrypted = appendXml(end(xmlbuilder2().create().ele(NS.saml, 'saml:EncryptedAssertion')), encryptedData);
     const { doc, root } = responseRoot(idp, responseId, input.acsUrl, input.inResponseTo);
     appendStatus(root, 'Success');

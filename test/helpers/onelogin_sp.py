@@ -8,7 +8,8 @@ Input: {"action": ..., "settings": {...OneLogin settings...}, "idp_metadata": "<
   - idp_metadata: when given, the toolkit parses it and its IdP data (entity ID,
     endpoints, certificate) replace settings["idp"].
 Actions:
-  - parse_metadata: {} -> {"idp": {...parsed IdP settings...}}
+  - parse_metadata: {} -> {"idp": {...parsed IdP settings...}, "sp": {"NameIDFormat"}?}: what the
+        toolkit would configure itself with (its SP NameIDFormat is the IdP's first NameIDFormat)
   - login: {binding: "redirect"|"post", relay_state, force_authn?, is_passive?}
         -> {"request_id", "request_xml", "url"?, "saml_request"?, "relay_state"}
   - process_response: {request_data, request_id?} -> {"errors", "reason", "authenticated",
@@ -52,7 +53,10 @@ def main():
     action = data['action']
     out = {}
     if action == 'parse_metadata':
-        out['idp'] = OneLogin_Saml2_IdPMetadataParser.parse(data['idp_metadata'])['idp']
+        parsed = OneLogin_Saml2_IdPMetadataParser.parse(data['idp_metadata'])
+        out['idp'] = parsed['idp']
+        if 'sp' in parsed:
+            out['sp'] = parsed['sp']
     elif action == 'login':
         settings = settings_of(data)
         force = bool(data.get('force_authn', False))

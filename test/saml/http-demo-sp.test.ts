@@ -14,6 +14,7 @@ import { closeServer, listen } from '../../src/server.js';
 import { freePort, type TestIdp } from '../helpers/idp.js';
 import { csrfFrom, login, unescapeHtml, type Agent } from '../helpers/http.js';
 import { autoPost, startSamlIdp } from './http-support.js';
+import { SP_ENCRYPTION } from './support.js';
 
 describe('the demo SP signing in with SAML (saml2-js)', () => {
   let idp: TestIdp;
@@ -37,6 +38,11 @@ describe('the demo SP signing in with SAML (saml2-js)', () => {
           // The same SP registered again, with this ACS first, for IdP-initiated sign-in.
           { id: 'comm100-unsolicited', saml: { entityId: 'comm100', acsUrls: [`${spUrl}/saml/acs`] } },
           { id: 'wrong-acs', saml: { entityId: 'other-sp', acsUrls: [`${spUrl}/saml/acs`] } },
+          // Encrypted with the xmlenc11#rsa-oaep key transport, which saml2-js cannot decrypt.
+          {
+            id: 'comm100-oaep256',
+            saml: { entityId: 'comm100', acsUrls: [`${spUrl}/saml/acs`], encryptAssertion: true, encryptionCert: SP_ENCRYPTION.certificatePem, keyEncryptionAlgorithm: 'rsa-oaep-sha256' },
+          },
         ],
       }),
     });
@@ -56,6 +62,7 @@ describe('the demo SP signing in with SAML (saml2-js)', () => {
         agents: idp.config.demo.agents,
         sessionStore: new session.MemoryStore(),
         sessionSecret: 'test-session-secret-for-the-saml-demo',
+        decryptionKeyPem: SP_ENCRYPTION.privateKeyPem,
       }),
     );
     spServer = await listen(app, spPort, '127.0.0.1');
@@ -147,6 +154,16 @@ describe('the demo SP signing in with SAML (saml2-js)', () => {
     assert.equal(post.action, `${spUrl}/saml/elsewhere`);
     const res = await request(spUrl).post('/saml/acs').type('form').send(post.fields).expect(401);
     assert.match(unescapeHtml(res.text), new RegExp(`The Response is addressed to ${spUrl}/saml/elsewhere, not to this ACS\\.`));
+  });
+
+  it('says plainly that it cannot decrypt a key encrypted with xmlenc11#rsa-oaep (saml2-js knows only rsa-oaep-mgf1p)', async () => {
+    const browser = await idpAgent();
+    const post = autoPost(await browser.get('/saml/idp-init/comm100-oaep256'));
+    assert.match(post.xml, /<e:EncryptionMethod Algorithm="http:\/\/www\.w3\.org\/2009\/xmlenc11#rsa-oaep">/);
+    const res = await request(spUrl).post('/saml/acs').type('form').send(post.fields).expect(400);
+    const text = unescapeHtml(res.text);
+    assert.match(text, /The assertion's key is encrypted with http:\/\/www\.w3\.org\/2009\/xmlenc11#rsa-oaep, which this SP \(saml2-js, with xml-encryption 3\) cannot decrypt: it knows only http:\/\/www\.w3\.org\/2001\/04\/xmlenc#rsa-oaep-mgf1p\. Register it at the IdP with keyEncryptionAlgorithm: rsa-oaep-mgf1p \(the default\)\./);
+    assert.doesNotMatch(text, /\n\s+at /, 'no stack trace');
   });
 
   it('refuses an assertion for another audience', async () => {

@@ -1,11 +1,14 @@
 /**
  * Interoperability: xmlsec1 (Debian's xmlsec1, libxmlsec1 over OpenSSL) verifies the
- * signatures of our messages and decrypts our encrypted assertions.
+ * signatures of our messages and decrypts our encrypted assertions. xmlsec1 1.2 does not
+ * know xmlenc11#rsa-oaep (an SP's keyEncryptionAlgorithm rsa-oaep-sha256): those are
+ * decrypted by pyca/cryptography (test/helpers/pyca_xmlenc.py), and by xmlsec1 where it does.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { buildLogoutRequest, deliver } from '../../src/saml/logout.js';
 import { buildResponse, buildStatusResponse, type ResponseInput } from '../../src/saml/response.js';
+import { pycaDecrypt } from '../helpers/pyca-xmlenc.js';
 import { xmlsecDecrypt, xmlsecVerify, type XmlsecVerifyOptions } from '../helpers/xmlsec.js';
 import { IDP_KEYS, SP_ENCRYPTION, UNRELATED, alice, idpContext, spOf, testConfig } from './support.js';
 
@@ -81,6 +84,59 @@ describe('xmlsec1 --verify on our Responses', () => {
     assert.equal(assertion.configured, true, assertion.detail);
     const wrongKey = await xmlsecDecrypt(xml, UNRELATED.privateKeyPem);
     assert.equal(wrongKey.ok, false);
+  });
+});
+
+describe('the two key transports of an encrypted assertion, decrypted by independent implementations', () => {
+  const encrypted = (keyEncryptionAlgorithm: 'rsa-oaep-mgf1p' | 'rsa-oaep-sha256') =>
+    input({ encryptAssertion: true, encryptionCert: SP_ENCRYPTION.certificatePem, keyEncryptionAlgorithm });
+
+  it('pyca/cryptography decrypts the default (rsa-oaep-mgf1p, SHA-1) and the assertion inside verifies with xmlsec1', async () => {
+    const { xml } = await buildResponse(idpContext(), encrypted('rsa-oaep-mgf1p'));
+    const decrypted = await pycaDecrypt(xml, SP_ENCRYPTION.privateKeyPem);
+    assert.deepEqual([decrypted.data, decrypted.key_transport, decrypted.digest, decrypted.mgf], [
+      'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+      'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+      'http://www.w3.org/2000/09/xmldsig#sha1',
+      null,
+    ]);
+    assert.equal((await verify(decrypted.plaintext, 'root')).configured, true);
+  });
+
+  it('pyca/cryptography decrypts xmlenc11#rsa-oaep with SHA-256 and MGF1-SHA-256, and the assertion inside verifies with xmlsec1', async () => {
+    const { xml } = await buildResponse(idpContext(), encrypted('rsa-oaep-sha256'));
+    const decrypted = await pycaDecrypt(xml, SP_ENCRYPTION.privateKeyPem);
+    assert.deepEqual([decrypted.data, decrypted.key_transport, decrypted.digest, decrypted.mgf], [
+      'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+      'http://www.w3.org/2009/xmlenc11#rsa-oaep',
+      'http://www.w3.org/2001/04/xmlenc#sha256',
+      'http://www.w3.org/2009/xmlenc11#mgf1sha256',
+    ]);
+    assert.match(decrypted.plaintext, /^<saml:Assertion [\s\S]*>alice@example\.com<\/saml:NameID>/);
+    const assertion = await verify(decrypted.plaintext, 'root');
+    assert.equal(assertion.configured, true, assertion.detail);
+  });
+
+  it('is what the URIs say: the key does not decrypt as MGF1-SHA-1 or with a SHA-1 digest, nor with another key', async () => {
+    const { xml } = await buildResponse(idpContext(), encrypted('rsa-oaep-sha256'));
+    await assert.rejects(pycaDecrypt(xml.replace('xmlenc11#mgf1sha256', 'xmlenc11#mgf1sha1'), SP_ENCRYPTION.privateKeyPem), /does not decrypt with RSA-OAEP, sha256 digest and MGF1-sha1/);
+    await assert.rejects(
+      pycaDecrypt(xml.replace('<DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"', '<DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"'), SP_ENCRYPTION.privateKeyPem),
+      /does not decrypt with RSA-OAEP, sha1 digest and MGF1-sha256/,
+    );
+    await assert.rejects(pycaDecrypt(xml, UNRELATED.privateKeyPem), /does not decrypt/);
+  });
+
+  it('xmlsec1 decrypts xmlenc11#rsa-oaep too, where it knows that algorithm (libxmlsec1 1.3 on)', async (t) => {
+    const { xml } = await buildResponse(idpContext(), encrypted('rsa-oaep-sha256'));
+    const decrypted = await xmlsecDecrypt(xml, SP_ENCRYPTION.privateKeyPem);
+    if (!decrypted.ok && /xmlSecTransformIdListFindByHref[^\n]*href=http:\/\/www\.w3\.org\/2009\/xmlenc11#rsa-oaep/.test(decrypted.stderr)) {
+      t.skip('this xmlsec1 (1.2) does not know xmlenc11#rsa-oaep');
+      return;
+    }
+    assert.equal(decrypted.ok, true, decrypted.stderr);
+    assert.match(decrypted.xml, />alice@example\.com<\/saml:NameID>/);
+    assert.equal((await verify(decrypted.xml, 'Assertion')).configured, true);
   });
 });
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DOMParser } from '@xmldom/xmldom';
-import { NS } from '../../src/saml/constants.js';
-import { buildMetadata, samlEndpoints } from '../../src/saml/metadata.js';
+import { SUPPORTED_NAMEID_FORMATS } from '../../src/config/sp-schema.js';
+import { NAMEID_FORMAT, NS } from '../../src/saml/constants.js';
+import { buildMetadata, nameIdFormatsPreferring, samlEndpoints } from '../../src/saml/metadata.js';
 import { childElements } from '../../src/saml/xml.js';
 import { IDP_BASE_URL, IDP_ENTITY_ID, IDP_KEYS, fixture } from './support.js';
 
@@ -23,7 +24,7 @@ describe('the IdP metadata', () => {
     assert.equal(idp!.getAttribute('protocolSupportEnumeration'), NS.samlp);
     assert.deepEqual(
       childElements(idp!).map((e) => e.localName),
-      ['KeyDescriptor', 'SingleLogoutService', 'SingleLogoutService', 'NameIDFormat', 'NameIDFormat', 'NameIDFormat', 'SingleSignOnService', 'SingleSignOnService'],
+      ['KeyDescriptor', 'SingleLogoutService', 'SingleLogoutService', 'NameIDFormat', 'NameIDFormat', 'NameIDFormat', 'NameIDFormat', 'SingleSignOnService', 'SingleSignOnService'],
     );
     const key = childElements(idp!, NS.md, 'KeyDescriptor')[0]!;
     assert.equal(key.getAttribute('use'), 'signing');
@@ -42,9 +43,38 @@ describe('the IdP metadata', () => {
       [
         'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
         'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+        'urn:oasis:names:tc:SAML:2.0:nameid-format:transient',
         'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified',
       ],
     );
+  });
+
+  it('lists exactly the NameID formats the IdP issues', () => {
+    const formats = [...xml.matchAll(/<md:NameIDFormat>([^<]+)<\/md:NameIDFormat>/g)].map((m) => m[1]);
+    assert.deepEqual(formats, [...SUPPORTED_NAMEID_FORMATS]);
+  });
+
+  it("lists an SP's default NameID format first, then the other supported ones in their usual order", () => {
+    assert.deepEqual(nameIdFormatsPreferring(NAMEID_FORMAT.transient), [
+      NAMEID_FORMAT.transient,
+      NAMEID_FORMAT.emailAddress,
+      NAMEID_FORMAT.persistent,
+      NAMEID_FORMAT.unspecified,
+    ]);
+    assert.deepEqual(nameIdFormatsPreferring(NAMEID_FORMAT.emailAddress), [...SUPPORTED_NAMEID_FORMATS]);
+    const forSp = buildMetadata({
+      entityId: IDP_ENTITY_ID,
+      baseUrl: IDP_BASE_URL,
+      certificateBase64: IDP_KEYS.certificateBase64,
+      nameIdFormats: nameIdFormatsPreferring(NAMEID_FORMAT.persistent),
+    });
+    const idp = new DOMParser().parseFromString(forSp, 'text/xml').documentElement!.getElementsByTagNameNS(NS.md, 'IDPSSODescriptor')[0]!;
+    assert.deepEqual(
+      childElements(idp, NS.md, 'NameIDFormat').map((e) => e.textContent),
+      [NAMEID_FORMAT.persistent, NAMEID_FORMAT.emailAddress, NAMEID_FORMAT.transient, NAMEID_FORMAT.unspecified],
+    );
+    // Only the NameIDFormats differ from the global document.
+    assert.equal(forSp.replace(/(<md:NameIDFormat>[^<]+<\/md:NameIDFormat>\s*)+/, ''), xml.replace(/(<md:NameIDFormat>[^<]+<\/md:NameIDFormat>\s*)+/, ''));
   });
 
   it('says when AuthnRequests must be signed', () => {

@@ -240,6 +240,40 @@ describe('the encrypted assertion', () => {
     assert.equal(signatureVerifies(assertionXml, assertion, IDP_KEYS.certificatePem), true);
   });
 
+  /** The EncryptedKey's EncryptionMethod as an SP reads it: the key transport, its DigestMethod and xenc11:MGF. */
+  function keyTransport(encryptedData: Element) {
+    const method = child(child(child(encryptedData, NS.ds, 'KeyInfo'), NS.xenc, 'EncryptedKey'), NS.xenc, 'EncryptionMethod');
+    return {
+      algorithm: method.getAttribute('Algorithm'),
+      children: childElements(method).map((e) => `${e.namespaceURI} ${e.localName} ${e.getAttribute('Algorithm')}`),
+    };
+  }
+
+  it('encrypts the key with rsa-oaep-mgf1p and a SHA-1 digest by default, naming no MGF (that URI fixes MGF1-SHA-1)', async () => {
+    const { xml } = await buildResponse(idpContext(), input(encrypted));
+    assert.deepEqual(keyTransport(child(child(parse(xml), NS.saml, 'EncryptedAssertion'), NS.xenc, 'EncryptedData')), {
+      algorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+      children: ['http://www.w3.org/2000/09/xmldsig# DigestMethod http://www.w3.org/2000/09/xmldsig#sha1'],
+    });
+  });
+
+  it('encrypts the key with xmlenc11#rsa-oaep, SHA-256 and MGF1-SHA-256 for an SP whose keyEncryptionAlgorithm is rsa-oaep-sha256', async () => {
+    const { xml } = await buildResponse(idpContext(), input({ ...encrypted, keyEncryptionAlgorithm: 'rsa-oaep-sha256' }));
+    const encryptedData = child(child(parse(xml), NS.saml, 'EncryptedAssertion'), NS.xenc, 'EncryptedData');
+    assert.equal(child(encryptedData, NS.xenc, 'EncryptionMethod').getAttribute('Algorithm'), 'http://www.w3.org/2009/xmlenc11#aes256-gcm');
+    // In the order of XML Encryption 1.1's example (5.5.2): the MGF, then the DigestMethod.
+    assert.deepEqual(keyTransport(encryptedData), {
+      algorithm: 'http://www.w3.org/2009/xmlenc11#rsa-oaep',
+      children: [
+        'http://www.w3.org/2009/xmlenc11# MGF http://www.w3.org/2009/xmlenc11#mgf1sha256',
+        'http://www.w3.org/2000/09/xmldsig# DigestMethod http://www.w3.org/2001/04/xmlenc#sha256',
+      ],
+    });
+    const assertionXml = await decrypt(encryptedData.toString(), SP_ENCRYPTION.privateKeyPem);
+    assert.equal(signatureVerifies(assertionXml, parse(assertionXml), IDP_KEYS.certificatePem), true);
+    await assert.rejects(decrypt(encryptedData.toString(), UNRELATED.privateKeyPem));
+  });
+
   it('cannot be decrypted with another key', async () => {
     const { xml } = await buildResponse(idpContext(), input(encrypted));
     const encryptedData = child(child(parse(xml), NS.saml, 'EncryptedAssertion'), NS.xenc, 'EncryptedData');

@@ -10,6 +10,8 @@ declare module 'xml-encryption' {
     encryptionAlgorithm: string;
     keyEncryptionAlgorithm: string;
     keyEncryptionDigest?: 'sha1' | 'sha256' | 'sha512';
+    /** xmlenc11#rsa-oaep only: the MGF1 hash, a short name (sha256) or its xenc11 URI, written as an xenc11:MGF element. */
+    keyEncryptionMgf?: string;
     disallowEncryptionWithInsecureAlgorithm?: boolean;
     warnInsecureAlgorithm?: boolean;
   }
