@@ -35,6 +35,8 @@ COPY package.json ./
 COPY views ./views
 COPY public ./public
 COPY config ./config
+# The SAML metadata schemas SP metadata is validated against (read at run time).
+COPY schemas ./schemas
 # Development keys (labelled CHANGE-ME). Mount your own over /app/keys, or set
 # KEYS_DIR=/data/keys to have fresh keys generated into the data volume.
 COPY --chown=node:node keys ./keys

@@ -33,6 +33,8 @@ const EXTERNAL = [
   'connect-redis',
   'selfsigned',
   'node-forge',
+  // SP metadata validation: libxml2 in WebAssembly (its worker script and .wasm file sit next to it), imported when first used.
+  'xmllint-wasm',
   // Loads its encoding tables itself, when a body in another charset first comes.
   'iconv-lite',
   // Shares its module with xml-crypto and saml2-js, which load it from node_modules.

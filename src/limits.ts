@@ -12,6 +12,6 @@ export const LIMITS = {
   samlXmlBytes: 128 * 1024,
   /** The base64 text of a SAMLRequest/SAMLResponse parameter. */
   samlEncodedChars: 4 * Math.ceil((128 * 1024) / 3) + 1024,
-  /** An SP's SAML metadata document (a file, a URL's answer, or the control API's saml.metadata). */
+  /** An SP's metadata document (metadata, metadataFile, metadataUrl), refused before parsing when larger. */
   spMetadataBytes: 512 * 1024,
 } as const;

@@ -26,8 +26,13 @@ export function pemBody(pem: string, label: string): string {
 
 /** Only the PEM block: tools such as xml-crypto want no explanatory text around it. */
 export function pemBlock(pem: string, label: string): string {
-  const body = pemBody(pem, label);
-  return `-----BEGIN ${label}-----\n${body.match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
+  return pemFromBase64(pemBody(pem, label), label);
+}
+
+/** A PEM block from base64 text (a ds:X509Certificate's content): whitespace removed, wrapped at 64 columns. */
+export function pemFromBase64(base64: string, label: string): string {
+  const body = base64.replace(/\s+/g, '');
+  return `-----BEGIN ${label}-----\n${(body.match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`;
 }
 
 export function readIfExists(file: string): string | undefined {

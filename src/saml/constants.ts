@@ -71,4 +71,9 @@ export const LIMITS = {
   maxEncodedChars: ALL_LIMITS.samlEncodedChars,
   /** RelayState, echoed back exactly. */
   maxRelayStateChars: ALL_LIMITS.relayStateChars,
+  /** An SP's metadata document. */
+  maxSpMetadataBytes: ALL_LIMITS.spMetadataBytes,
 } as const;
+
+/** The protocolSupportEnumeration value of a role descriptor that speaks SAML 2.0 (metadata 2.4.1). */
+export const PROTOCOL_SAML2 = NS.samlp;

@@ -150,10 +150,14 @@ export function booleanAttribute(el: Element, name: string, what: string): boole
 export function expectRoot(doc: Document, ns: string, localName: string, what: string): Element {
   const root = doc.documentElement!;
   if (root.namespaceURI !== ns || root.localName !== localName) {
-    const found = root.namespaceURI ? `{${root.namespaceURI}}${root.localName}` : (root.localName ?? root.nodeName);
-    throw new IdpError('invalid_saml_request', `The root element of the ${what} must be ${localName} (in ${ns}), not ${quote(found)}.`);
+    throw new IdpError('invalid_saml_request', `The root element of the ${what} must be ${localName} (in ${ns}), not ${quote(expandedName(root))}.`);
   }
   return root;
+}
+
+/** An element's name as {namespace}localName (the way xmllint writes it), or its plain name when it has no namespace. */
+export function expandedName(el: Element): string {
+  return el.namespaceURI ? `{${el.namespaceURI}}${el.localName}` : (el.localName ?? el.nodeName);
 }
 
 export function serialize(node: Node): string {
