@@ -2,6 +2,7 @@
  * createIdp: builds the IdP's Express app and its services from a resolved
  * config. It never listens; main.ts, the library API and tests do.
  */
+import { LIMITS } from './limits.js';
 import type http from 'node:http';
 import path from 'node:path';
 import ejs from 'ejs';
@@ -149,6 +150,8 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use(security);
     app.use('/static', express.static(publicDir, { maxAge: '1h', index: false }));
     app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 100 }));
+    // An SP registered from its metadata brings the document in the body (up to LIMITS.spMetadataBytes).
+    app.use('/api/service-providers', express.json({ limit: LIMITS.spMetadataBytes + 64 * 1024 }));
     app.use(express.json({ limit: '64kb' }));
     const handleError = errorHandler(logger);
     const session = sessionMiddleware({

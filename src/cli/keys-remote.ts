@@ -12,7 +12,7 @@
 import { isNetworkFailure, networkReason } from '../conformance/reach.js';
 import type { RotatedKey, RotationAnswer } from '../http/keys-api.js';
 import type { KeyName } from '../keys/keystore.js';
-import { UsageError } from './args.js';
+import { answerMessage, idpApiUrl } from './remote.js';
 
 const TIMEOUT_MS = 30_000;
 
@@ -27,32 +27,8 @@ function keyLine(k: RotatedKey): string {
   return `${what}: ${keyNameText(k.current)} is current; ${retired}\n`;
 }
 
-/** The rotate endpoint under the server's URL (which may have a path, behind a proxy). */
-function endpointOf(url: string): URL {
-  let base: URL;
-  try {
-    base = new URL(url.endsWith('/') ? url : `${url}/`);
-  } catch {
-    throw new UsageError(`--url takes the IdP's address, e.g. http://localhost:8080, not "${url}"`);
-  }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UsageError(`--url takes an http or https address, not "${url}"`);
-  return new URL('api/keys/rotate', base);
-}
-
-/** The `message` of a mock-idp JSON error, or the start of whatever else came. */
-async function messageOf(res: Response): Promise<{ error: string | undefined; message: string }> {
-  const text = await res.text();
-  try {
-    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
-    if (typeof body.message === 'string') return { error: typeof body.error === 'string' ? body.error : undefined, message: body.message };
-  } catch {
-    // not JSON: shown as it came, cut short
-  }
-  return { error: undefined, message: text.trim().slice(0, 200) || '(an empty answer)' };
-}
-
 export async function rotateRemote(url: string, token: string | undefined): Promise<number> {
-  const endpoint = endpointOf(url);
+  const endpoint = idpApiUrl(url, 'api/keys/rotate');
   const fail = (code: number, text: string): number => {
     process.stderr.write(`mock-idp: ${text}\n`);
     return code;
@@ -75,7 +51,7 @@ export async function rotateRemote(url: string, token: string | undefined): Prom
     process.stdout.write(`It signs with the new keys now; the previous ones stay in its JWKS and SAML metadata for ${answer.graceSeconds} s (keyRotationGraceSeconds).\n`);
     return 0;
   }
-  const { error, message } = await messageOf(res);
+  const { error, message } = await answerMessage(res);
   if (res.status === 401) {
     return fail(
       2,

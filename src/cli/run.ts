@@ -9,6 +9,7 @@ import { conformance } from './conformance.js';
 import { keys } from './keys.js';
 import { mint } from './mint.js';
 import { SERVE_HELP, checkConfig, serve } from './serve.js';
+import { sp } from './sp.js';
 import { users } from './users.js';
 
 const MAIN_HELP = `Usage: mock-idp <command> [options]
@@ -21,6 +22,8 @@ Commands:
   mint jwt --sp ID --user EMAIL   print a token without a server
   mint saml --sp ID --user EMAIL  print a signed SAMLResponse without a server
   users list|add|disable|enable   manage users in the data directory's store
+  sp import FILE|URL [--id ID]    register a SAML SP from its metadata
+                                  (--url URL: with a running IdP)
   conformance --sp ID             fire good and bad tokens/assertions at an SP and report
 
 Run "mock-idp <command> --help" for a command's options.
@@ -32,6 +35,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   keys,
   mint,
   users,
+  sp,
   conformance,
 };
 

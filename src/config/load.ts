@@ -12,12 +12,13 @@ import { bundledKeysDir, packageRoot } from '../paths.js';
 import { formatIssues } from './issues.js';
 import { SECRET_KEYS } from './mask.js';
 import { configSchema, serviceProvidersSchema, type ParsedConfig, type UserConfig } from './schema.js';
-import { readPem, readSpsMetadata, resolveSp, type ResolvedServiceProvider, type SpMetadataOrigin } from './resolve-sp.js';
-import type { MetadataCache } from './sp-metadata.js';
+import { readPem, readSpsMetadata, resolveSp, withMetadataShown, type ResolvedServiceProvider } from './resolve-sp.js';
+import type { MetadataCache, SpMetadataOrigin } from './sp-metadata.js';
 
 export const DEMO_CONFIG_FILE = path.join(packageRoot, 'config', 'demo.yaml');
 
-export type { AcsEndpoint, ResolvedJwtSp, ResolvedSamlSp, ResolvedServiceProvider, SpMetadataOrigin } from './resolve-sp.js';
+export type { ResolvedJwtSp, ResolvedSamlSp, ResolvedServiceProvider } from './resolve-sp.js';
+export type { AcsEndpoint, SpMetadataOrigin } from './sp-metadata.js';
 
 export interface ResolvedTls {
   /** PEM texts, or undefined for a self-signed certificate made under keysDir. */
@@ -277,7 +278,7 @@ function buildConfig({ c, withEnv }: { c: ParsedConfig; withEnv: Record<string, 
 export function writtenConfig(config: ResolvedConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[]) {
-    if (key === 'serviceProviders') out[key] = serviceProvidersSchema.parse(config.serviceProviderInputs);
+    if (key === 'serviceProviders') out[key] = serviceProvidersSchema.parse(config.serviceProviderInputs).map((sp, i) => withMetadataShown(sp, config.serviceProviders[i]));
     else if (key === 'tls') out[key] = config.tls && { cert: config.tls.cert, key: config.tls.key, selfSigned: config.tls.selfSigned };
     // Written under its current name only.
     else if (key !== 'sessionStore') out[key] = config[key];

@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { BINDINGS } from '../saml/constants.js';
-import type { SpMetadata } from '../saml/sp-metadata.js';
 import type { JwtSpConfig, SamlSpConfig, ServiceProviderConfig } from './schema.js';
-import { DEFAULT_NAMEID_FORMAT, fromMetadata, readSpMetadata, type MetadataCache } from './sp-metadata.js';
+import { summarizeSpMetadata } from '../saml/sp-metadata.js';
+import { DEFAULT_NAMEID_FORMAT, fromMetadata, readSpMetadata, type AcsEndpoint, type MetadataCache, type SpMetadataOrigin } from './sp-metadata.js';
 import { SP_METADATA_SOURCES, type KeyEncryptionAlgorithmName, type NameIdFormatUri } from './sp-schema.js';
 
 export interface ResolvedJwtSp extends Omit<JwtSpConfig, 'issuer' | 'audience' | 'privateKey'> {
@@ -17,28 +17,6 @@ export interface ResolvedJwtSp extends Omit<JwtSpConfig, 'issuer' | 'audience' |
   audience: string;
   /** PEM text of an SP-specific private key, when configured. */
   privateKeyPem: string | undefined;
-}
-
-/** An AssertionConsumerService of an SP: from its metadata, or one of its acsUrls (HTTP-POST, index = position, the first the default). */
-export interface AcsEndpoint {
-  url: string;
-  binding: string;
-  index: number;
-  isDefault: boolean;
-}
-
-/** Where an SP's metadata came from and what the IdP took from it (shown on the SP's page and by check-config). */
-export interface SpMetadataOrigin {
-  kind: 'metadata' | 'metadataFile' | 'metadataUrl';
-  /** The file's absolute path, the URL, or "inline". */
-  where: string;
-  /** When it was read or fetched (ms since the epoch). */
-  readAt: number;
-  /** The SHA-256 of the document's text (hex), to tell a changed document on refresh. */
-  digest: string;
-  /** The saml keys filled from the metadata (those not given in the config). */
-  taken: string[];
-  metadata: SpMetadata;
 }
 
 export interface ResolvedSamlSp
@@ -162,5 +140,37 @@ export function resolveSp(sp: ServiceProviderConfig, where: string, ctx: SpConte
   const origins = new Set<string>(sp.allowedOrigins.map((o) => new URL(o).origin));
   for (const u of jwt?.redirectUrls ?? []) origins.add(new URL(u).origin);
   return { ...sp, name: sp.name ?? sp.id, origins: [...origins], jwt, saml };
+}
+
+
+/** An SP as check-config prints it: an inline metadata document shortened, and what the IdP took from its metadata. */
+export function withMetadataShown(written: ServiceProviderConfig, resolved: ResolvedServiceProvider | undefined): unknown {
+  const origin = resolved?.saml?.fromMetadata;
+  if (!written.saml || !origin) return written;
+  const saml = resolved.saml!;
+  const metadata = written.saml.metadata === undefined ? {} : { metadata: `(${written.saml.metadata.length} characters of XML: an EntityDescriptor for ${origin.metadata.entityId})` };
+  return {
+    ...written,
+    saml: {
+      ...written.saml,
+      ...metadata,
+      fromMetadata: {
+        readFrom: origin.kind === 'metadata' ? 'saml.metadata' : `${origin.kind} ${origin.where}`,
+        taken: origin.taken,
+        resolved: {
+          entityId: saml.entityId,
+          acsUrls: saml.acsUrls,
+          acs: saml.acs,
+          nameIdFormat: saml.nameIdFormat,
+          sloUrl: saml.sloUrl,
+          requestsMustBeSigned: saml.requestSigningCert !== null,
+          requestSigningCertificates: saml.requestSigningCerts.length,
+          encryptionCert: saml.encryptionCert === null ? null : '(a certificate)',
+          keyEncryptionAlgorithm: saml.keyEncryptionAlgorithm,
+        },
+        summary: summarizeSpMetadata(origin.metadata),
+      },
+    },
+  };
 }
 

@@ -12,11 +12,33 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { LIMITS } from '../limits.js';
+import { KEY_TRANSPORT_ALGORITHMS } from '../saml/algorithms.js';
 import { BINDINGS } from '../saml/constants.js';
 import { parseSpMetadata, SpMetadataError, type MetadataAcs, type SpMetadata } from '../saml/sp-metadata.js';
-import type { AcsEndpoint, SpMetadataOrigin } from './load.js';
 import type { SamlSpConfig } from './schema.js';
 import { NAMEID_FORMATS, SUPPORTED_NAMEID_FORMATS, type KeyEncryptionAlgorithmName, type NameIdFormatUri } from './sp-schema.js';
+
+/** An AssertionConsumerService of an SP: from its metadata, or one of its acsUrls (HTTP-POST, index = position, the first the default). */
+export interface AcsEndpoint {
+  url: string;
+  binding: string;
+  index: number;
+  isDefault: boolean;
+}
+
+/** Where an SP's metadata came from and what the IdP took from it (shown on the SP's page and by check-config). */
+export interface SpMetadataOrigin {
+  kind: 'metadata' | 'metadataFile' | 'metadataUrl';
+  /** The file's absolute path, the URL, or "inline". */
+  where: string;
+  /** When it was read or fetched (ms since the epoch). */
+  readAt: number;
+  /** The SHA-256 of the document's text (hex), to tell a changed document on refresh. */
+  digest: string;
+  /** The saml keys filled from the metadata (those not given in the config). */
+  taken: string[];
+  metadata: SpMetadata;
+}
 
 /** The documents of metadataUrls, by URL, as last fetched. */
 export type MetadataCache = Map<string, SpMetadataOrigin>;
@@ -32,10 +54,14 @@ export interface MetadataContext {
 /** How long a metadataUrl may take to answer. */
 export const METADATA_FETCH_TIMEOUT_MS = 10_000;
 
-const KEY_TRANSPORT: Record<string, KeyEncryptionAlgorithmName> = {
-  'http://www.w3.org/2009/xmlenc11#rsa-oaep': 'rsa-oaep-sha256',
-  'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p': 'rsa-oaep-mgf1p',
-};
+/** The key transport the IdP offers for an EncryptionMethod URI of SP metadata. */
+function keyTransportOf(uri: string): KeyEncryptionAlgorithmName | undefined {
+  return (Object.keys(KEY_TRANSPORT_ALGORITHMS) as KeyEncryptionAlgorithmName[]).find((name) => KEY_TRANSPORT_ALGORITHMS[name].uri === uri);
+}
+
+/** Parsed documents by the SHA-256 of their text: a change of the SP list does not validate every document again (about 0.3-1 s each). */
+const parsedByDigest = new Map<string, SpMetadata>();
+const PARSED_KEPT = 64;
 
 function configError(source: string, where: string, message: string): ConfigError {
   return new ConfigError(`Invalid config in ${source}:\n  - ${where}: ${message}`);
@@ -72,14 +98,19 @@ export async function fetchMetadataText(url: string, timeoutMs = METADATA_FETCH_
 }
 
 async function originOf(kind: SpMetadataOrigin['kind'], where: string, text: string, label: string, source: string, at: string): Promise<SpMetadataOrigin> {
-  let metadata: SpMetadata;
-  try {
-    metadata = await parseSpMetadata(text, label);
-  } catch (err) {
-    if (err instanceof SpMetadataError) throw configError(source, at, err.message);
-    throw err;
+  const digest = crypto.createHash('sha256').update(text).digest('hex');
+  let metadata = parsedByDigest.get(digest);
+  if (metadata === undefined) {
+    try {
+      metadata = await parseSpMetadata(text, label);
+    } catch (err) {
+      if (err instanceof SpMetadataError) throw configError(source, at, err.message);
+      throw err;
+    }
+    if (parsedByDigest.size >= PARSED_KEPT) parsedByDigest.delete(parsedByDigest.keys().next().value!);
+    parsedByDigest.set(digest, metadata);
   }
-  return { kind, where, readAt: Date.now(), digest: crypto.createHash('sha256').update(text).digest('hex'), taken: [], metadata };
+  return { kind, where, readAt: Date.now(), digest, taken: [], metadata };
 }
 
 /** Reads, fetches (or takes from the cache) and parses the SP's metadata; undefined when it has none. Throws ConfigError. */
@@ -160,7 +191,7 @@ export function fromMetadata(md: SpMetadata, at: string, source: string): FromMe
   }
   const slo = md.slo.find((e) => e.binding === BINDINGS.redirect) ?? md.slo.find((e) => e.binding === BINDINGS.post);
   if (slo !== undefined && !isHttpUrl(slo.location)) throw configError(source, at, `the SingleLogoutService Location ${JSON.stringify(slo.location)} is not an absolute http(s) URL`);
-  const keyTransport = md.encryptionMethods.map((uri) => KEY_TRANSPORT[uri]).find((name) => name !== undefined);
+  const keyTransport = md.encryptionMethods.map(keyTransportOf).find((name) => name !== undefined);
   return {
     entityId: md.entityId,
     acs,

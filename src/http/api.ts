@@ -6,6 +6,7 @@
  * the field; changes persist in the store (with store: redis, in Redis, for
  * every replica: `ctx.changes`, src/replicas/).
  */
+import { summarizeSpMetadata } from '../saml/sp-metadata.js';
 import crypto from 'node:crypto';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -68,9 +69,21 @@ function publicUser(u: User): Record<string, unknown> {
   return { email: u.email, name: u.name ?? null, attributes: u.attributes, disabled: u.disabled };
 }
 
-/** A service provider as the API shows it: as written, with secrets masked. */
-function publicSp(input: unknown): unknown {
-  return maskSecrets(input);
+/** A service provider as the API shows it: as written, with secrets masked, and what was taken from its SAML metadata. */
+function publicSp(input: unknown, ctx: AppContext): unknown {
+  const masked = maskSecrets(input) as Record<string, unknown>;
+  const saml = typeof masked.id === 'string' ? ctx.sp(masked.id)?.saml : undefined;
+  if (!saml?.fromMetadata) return masked;
+  const { kind, where, readAt, taken, metadata } = saml.fromMetadata;
+  return { ...masked, fromMetadata: { [kind]: where, readAt: new Date(readAt).toISOString(), taken, entityId: metadata.entityId, summary: summarizeSpMetadata(metadata) } };
+}
+
+/** The control API takes an SP's metadata as text or a URL, never as a path on the IdP's machine. */
+function refuseMetadataFile(body: unknown): void {
+  const saml = (body as { saml?: { metadataFile?: unknown } } | undefined)?.saml;
+  if (saml?.metadataFile !== undefined) {
+    throw new IdpError('bad_request', 'saml.metadataFile names a file on the IdP\'s machine, which the control API does not read: send the document itself as saml.metadata (`mock-idp sp import FILE --url …` does), or a saml.metadataUrl.', { detail: 'saml.metadataFile' });
+  }
 }
 
 function spInputs(ctx: AppContext): Record<string, unknown>[] {
@@ -143,33 +156,35 @@ export function apiRouter(ctx: AppContext): Router {
   };
 
   router.get('/api/service-providers', (_req, res) => {
-    res.json({ serviceProviders: spInputs(ctx).map(publicSp) });
+    res.json({ serviceProviders: spInputs(ctx).map((sp) => publicSp(sp, ctx)) });
   });
   router.post('/api/service-providers', async (req, res) => {
     const input = parseBody(serviceProviderSchema, req.body, 'service provider');
+    refuseMetadataFile(req.body);
     const generated = await editSps((list) => {
       if (list.some((sp) => sp.id === input.id)) throw new IdpError('conflict', `A service provider with the id ${input.id} already exists.`);
       return [...list, req.body];
     });
     const secret = generated.find((g) => g.spId === input.id)?.secret;
     // A generated HS256 secret is returned once, here, to configure the SP with.
-    res.status(201).json({ ...(publicSp(req.body) as object), ...(secret ? { generatedSecret: secret } : {}) });
+    res.status(201).json({ ...(publicSp(req.body, ctx) as object), ...(secret ? { generatedSecret: secret } : {}) });
   });
   router.get('/api/service-providers/:id', (req, res) => {
     const list = spInputs(ctx);
-    res.json(publicSp(list[indexIn(list, req.params.id)]));
+    res.json(publicSp(list[indexIn(list, req.params.id)], ctx));
   });
   router.put('/api/service-providers/:id', async (req, res) => {
     indexIn(spInputs(ctx), req.params.id);
     const body = { ...(req.body as Record<string, unknown>), id: (req.body as Record<string, unknown> | undefined)?.id ?? req.params.id };
     parseBody(serviceProviderSchema, body, 'service provider');
+    refuseMetadataFile(body);
     if (body.id !== req.params.id) throw new IdpError('bad_request', `The body's id (${String(body.id)}) differs from the URL's (${req.params.id}).`);
     const generated = await editSps((list) => {
       const i = indexIn(list, req.params.id);
       return list.map((sp, j) => (j === i ? body : sp));
     });
     const secret = generated.find((g) => g.spId === req.params.id)?.secret;
-    res.json({ ...(publicSp(body) as object), ...(secret ? { generatedSecret: secret } : {}) });
+    res.json({ ...(publicSp(body, ctx) as object), ...(secret ? { generatedSecret: secret } : {}) });
   });
   router.delete('/api/service-providers/:id', async (req, res) => {
     await editSps((list) => {

@@ -8,6 +8,14 @@ import type { AppContext } from './context.js';
 import { currentUser, redirectToLogin } from './session-user.js';
 import { csrfToken, noStore } from './security.js';
 import { shownTime } from '../time-format.js';
+import type { SpMetadataOrigin } from '../config/load.js';
+import { summarizeSpMetadata } from '../saml/sp-metadata.js';
+
+/** What the console shows of an SP registered from its metadata: where it came from, when, what was taken. */
+function metadataShown(origin: SpMetadataOrigin): { from: string; readAt: string; taken: string[]; summary: string[] } {
+  const from = origin.kind === 'metadata' ? 'saml.metadata (in the config or the control API)' : `${origin.kind} ${origin.where}`;
+  return { from, readAt: shownTime(origin.readAt), taken: origin.taken, summary: summarizeSpMetadata(origin.metadata) };
+}
 
 export function homeRouter(ctx: AppContext): Router {
   const router = Router();
@@ -28,6 +36,7 @@ export function homeRouter(ctx: AppContext): Router {
       csrf: csrfToken(req),
       embedUrl: ctx.config.console.embedUrl,
       serviceProviders: ctx.config.serviceProviders,
+      fromMetadata: Object.fromEntries(ctx.config.serviceProviders.flatMap((sp) => (sp.saml?.fromMetadata ? [[sp.id, metadataShown(sp.saml.fromMetadata)]] : []))),
       issued,
       signedInSince: shownTime(since),
       historyKept: ctx.flows.capacity,
