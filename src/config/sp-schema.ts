@@ -199,11 +199,12 @@ export const serviceProviderSchema = z
     conformance: conformanceSchema.optional(),
   })
   .superRefine((sp, ctx) => {
-    // The runner only ever targets the SP's own registered origins.
+    // The runner only ever targets the SP's own registered origins (those of an SP's metadata are known once it is read: not checked here).
+    const fromMetadata = sp.saml !== undefined && sp.saml.acsUrls === undefined;
     const origins = new Set([...(sp.jwt?.redirectUrls ?? []), ...(sp.saml?.acsUrls ?? [])].map((u) => new URL(u).origin));
     for (const key of ['startUrl', 'probeUrl'] as const) {
       const url = key === 'startUrl' ? sp.conformance?.startUrl : sp.conformance?.acceptedWhen.probeUrl;
-      if (url !== undefined && !origins.has(new URL(url).origin)) {
+      if (url !== undefined && !fromMetadata && !origins.has(new URL(url).origin)) {
         const path = key === 'startUrl' ? ['conformance', 'startUrl'] : ['conformance', 'acceptedWhen', 'probeUrl'];
         ctx.addIssue({ code: 'custom', path, message: "must be on the origin of one of the SP's redirectUrls or acsUrls" });
       }
