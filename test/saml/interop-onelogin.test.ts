@@ -323,7 +323,7 @@ describe('the OneLogin toolkit as the SP', () => {
     it('IdP-initiated: it accepts our signed LogoutRequest and we read its signed LogoutResponse', async () => {
       const config = idpConfig(v);
       const sp = findSpByEntityId(config.serviceProviders, SP_ENTITY_ID)!;
-      const built = buildLogoutRequest(idpContext(), { sp, nameId: 'alice@example.com', sessionIndex: '_session-interop' });
+      const built = buildLogoutRequest(idpContext(), { sp, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }, sessionIndex: '_session-interop' });
       const delivery = deliver(idpContext(), built, 'SAMLRequest', 'redirect', 'after logout ~*');
       const result = await runOneLogin<{ errors: string[]; reason: string | null; url: string }>({
         action: 'process_slo',
@@ -344,7 +344,7 @@ describe('the OneLogin toolkit as the SP', () => {
     it('refuses our LogoutRequest when it is signed with a key other than the one in our metadata', async () => {
       const config = idpConfig(v);
       const sp = findSpByEntityId(config.serviceProviders, SP_ENTITY_ID)!;
-      const built = buildLogoutRequest(idpContext(UNRELATED), { sp, nameId: 'alice@example.com' });
+      const built = buildLogoutRequest(idpContext(UNRELATED), { sp, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' } });
       const delivery = deliver(idpContext(UNRELATED), built, 'SAMLRequest', 'redirect');
       const result = await runOneLogin<{ errors: string[] }>({
         action: 'process_slo',
@@ -358,7 +358,7 @@ describe('the OneLogin toolkit as the SP', () => {
     it('finds our logout messages valid against the SAML protocol schema', async () => {
       const config = idpConfig(v);
       const sp = findSpByEntityId(config.serviceProviders, SP_ENTITY_ID)!;
-      const request = deliver(idpContext(), buildLogoutRequest(idpContext(), { sp, nameId: 'alice@example.com', sessionIndex: '_s' }), 'SAMLRequest', 'post');
+      const request = deliver(idpContext(), buildLogoutRequest(idpContext(), { sp, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }, sessionIndex: '_s' }), 'SAMLRequest', 'post');
       const response = deliver(idpContext(), buildLogoutResponse(idpContext(), { sp, inResponseTo: '_r' }), 'SAMLResponse', 'post');
       for (const d of [request, response]) {
         assert.equal(d.binding, 'post');
