@@ -10,6 +10,7 @@ import { jwtEntry, samlEntry } from './flows/entries.js';
 import { recordDelivery } from './issue/delivered.js';
 import type { IssuedJwt, IssuedSamlResponse } from './issue/issuer.js';
 import { encodePost } from './saml/binding.js';
+import { nameIdOf } from './saml/nameid.js';
 import type { Services } from './services.js';
 import { requireSp } from './sps.js';
 import type { User } from './users/store.js';
@@ -64,13 +65,16 @@ export async function samlResponseFor(services: Services, spId: string, user: st
   const acsUrl = options.acsUrl ?? sp.saml.acsUrls[0]!;
   if (!sp.saml.acsUrls.includes(acsUrl)) throw new IdpError('invalid_acs_url', `${acsUrl} is not one of ${sp.id}'s acsUrls.`);
   const who = requireUser(services, user);
+  // No AuthnRequest, no session: the SP's default NameID format (a transient NameID is a new one each time).
+  const nameId = nameIdOf({ sp, user: who, format: sp.saml.nameIdFormat, source: services.nameIds });
   const issued = await services.issuer.samlResponse(
-    { sp, user: who, acsUrl, inResponseTo: options.inResponseTo, sessionIndex: options.sessionIndex ?? services.ids.samlId(), authnInstant: services.clock.now() },
+    { sp, user: who, acsUrl, inResponseTo: options.inResponseTo, sessionIndex: options.sessionIndex ?? services.ids.samlId(), authnInstant: services.clock.now(), nameId },
     { faults: options.faults ?? [] },
   );
   await recordDelivery(services, {
     flow: samlEntry(sp, who.email, issued, { binding: 'json', initiator: 'api', acsUrl, inResponseTo: options.inResponseTo }),
     sent: issued.faults.length === 0 ? { spId: sp.id, assertionId: issued.assertionId } : undefined,
+    nameId: { spId: sp.id, email: who.email, sent: issued.subject },
   });
   return { samlResponse: encodePost(issued.xml), xml: issued.xml, acsUrl, responseId: issued.responseId, assertionId: issued.assertionId, issued };
 }

@@ -24,7 +24,9 @@ import { keepHsSecrets, planHsSecrets, resolveHsSecrets, type GeneratedSecret } 
 import { JwtSigner } from './jwt/signer.js';
 import { FlowHistory } from './flows/history.js';
 import { ISSUER_STATE_PREFIX, Issuer } from './issue/issuer.js';
+import { nameIdSource, persistentSecret } from './issue/nameids.js';
 import { samlIdpContext } from './issue/saml-idp.js';
+import type { NameIdSource } from './saml/nameid.js';
 import { MemoryStateStore, SqliteStateStore, type StateStore } from './state/index.js';
 import { silentLogger, type Logger } from './logger.js';
 import { kvGet, kvSet, openDb, type Db } from './store/db.js';
@@ -90,6 +92,8 @@ export class Services implements RuntimeHost {
   readonly durableState: StateStore;
   /** Mints every JWT and builds every SAML Response, faults applied when asked for. */
   readonly issuer: Issuer;
+  /** Persistent pseudonyms (from a stored secret), transient values, and which persistent NameIDs were established. */
+  readonly nameIds: NameIdSource;
   /** Every single sign-on performed, newest first, bounded by flowHistorySize. */
   readonly flows: FlowHistory;
   /** With store: redis, the one connection that sessions, the state and the replicas' messages share. */
@@ -118,6 +122,7 @@ export class Services implements RuntimeHost {
     redis: RedisConnection | undefined;
     shared: StateStore | undefined;
     sharedKeys: SharedKeys | undefined;
+    nameIdSecret: Buffer;
   }) {
     this.ids = init.ids;
     this.#fileConfig = init.fileConfig;
@@ -143,6 +148,7 @@ export class Services implements RuntimeHost {
       clock: init.clock,
       state: this.state,
     });
+    this.nameIds = nameIdSource({ secret: init.nameIdSecret, idpEntityId: () => this.#config.saml.entityId, newTransient: () => init.ids.samlId(), durable: this.durableState });
     this.flows = new FlowHistory({ capacity: init.fileConfig.flowHistorySize, clock: init.clock, state: this.state });
     this.#spById = new Map(init.config.serviceProviders.map((sp) => [sp.id, sp]));
   }
@@ -175,7 +181,9 @@ export class Services implements RuntimeHost {
       const jwtSigner = new JwtSigner({ serviceProviders: config.serviceProviders, keystore, secrets, clock, newJti: ids.jti });
       // With Redis, every replica signs with the first replica's keys (or the last rotation's).
       const sharedKeys = redis ? await (await import('./replicas/shared-keys.js')).SharedKeys.start(redis, keystore, logger) : undefined;
-      const services = new Services({ fileConfig, config, clock, logger, db, users, keystore, jwtSigner, generatedSecrets: generated, ids, redis, shared, sharedKeys });
+      // With Redis, every replica derives persistent NameIDs from the first replica's secret.
+      const nameIdSecret = await persistentSecret(db, config.deterministicSeed, redis);
+      const services = new Services({ fileConfig, config, clock, logger, db, users, keystore, jwtSigner, generatedSecrets: generated, ids, redis, shared, sharedKeys, nameIdSecret });
       // After the config users are written: a replica starts with what the others changed.
       services.#scheduleMetadataRefresh();
       services.#changes = redis ? await (await import('./replicas/redis.js')).RedisChanges.start(services, redis) : localChanges(services);

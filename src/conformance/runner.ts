@@ -15,6 +15,7 @@ import { appendToUrl } from '../jwt/redirect-url.js';
 import { decodeMessage, encodePost } from '../saml/binding.js';
 import { attribute, expectRoot, parseUntrustedXml } from '../saml/xml.js';
 import { NS } from '../saml/constants.js';
+import { nameIdOf } from '../saml/nameid.js';
 import { isSamlSp, type SamlServiceProvider } from '../saml/inbound.js';
 import type { Services } from '../services.js';
 import type { JwtSp } from '../sps.js';
@@ -218,7 +219,9 @@ export class ConformanceRunner {
     }
     const request = await this.#authnRequest(jar);
     const services = this.#services;
-    const built = await this.#issuer.samlResponse({ sp, user, acsUrl: request.acsUrl, inResponseTo: request.id, sessionIndex: services.ids.samlId(), authnInstant: services.clock.now() }, { faults });
+    // The SP's default NameID format, as for any Response without a session (src/mint.ts).
+    const nameId = nameIdOf({ sp, user, format: sp.saml.nameIdFormat, source: services.nameIds });
+    const built = await this.#issuer.samlResponse({ sp, user, acsUrl: request.acsUrl, inResponseTo: request.id, sessionIndex: services.ids.samlId(), authnInstant: services.clock.now(), nameId }, { faults });
     const samlResponse = encodePost(built.xml);
     const form: Record<string, string> = { SAMLResponse: samlResponse, ...(request.relayState !== undefined ? { RelayState: request.relayState } : {}) };
     const answer = await this.#send(jar, request.acsUrl, { method: 'POST', form });

@@ -104,7 +104,9 @@ export async function buildFaultedResponse(idp: SamlIdpContext, input: ResponseI
   const shift = has.has('expired') ? -(sp.saml.assertionTtlSeconds * 1000 + margin) : has.has('not-yet-valid') ? margin : 0;
   const buildIdp: SamlIdpContext = shift === 0 ? idp : { ...idp, clock: offsetClock(shift, idp.clock) };
   const plain = plainInputs(sp, input.user, options.edit);
-  const built = await buildResponse(buildIdp, { ...input, sp: plain.sp, user: plain.user, authnInstant: input.authnInstant + shift });
+  // The edit replaces the chosen NameID's value; its Format and qualifiers stay.
+  const nameId = input.nameId && options.edit ? { ...input.nameId, value: options.edit.nameId } : input.nameId;
+  const built = await buildResponse(buildIdp, { ...input, sp: plain.sp, user: plain.user, nameId, authnInstant: input.authnInstant + shift });
 
   // 2. Change values.
   let doc = parse(built.xml);
@@ -173,7 +175,7 @@ export async function buildFaultedResponse(idp: SamlIdpContext, input: ResponseI
       xml = serialize(doc);
     }
   }
-  return { xml, responseId: built.responseId, assertionId, nameId: built.nameId, assertionXml, encrypted: sp.saml.encryptAssertion, signed };
+  return { xml, responseId: built.responseId, assertionId, nameId: built.nameId, subject: built.subject, assertionXml, encrypted: sp.saml.encryptAssertion, signed };
 }
 
 /** Checks and normalizes the JSON of a SAML edit (review page); throws IdpError('bad_request') naming what is wrong. */

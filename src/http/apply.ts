@@ -65,6 +65,7 @@ export async function deliveredSaml(
   await recordDelivery(ctx, {
     flow: samlEntry(sp, user, issued, { acsUrl: send.acsUrl, inResponseTo }, reviewed ? { reviewed: true, edited: reviewed.edited } : {}),
     sent: issued.faults.length === 0 ? { spId: sp.id, assertionId: issued.assertionId } : undefined,
+    nameId: { spId: sp.id, email: user, sent: issued.subject },
     flowId: reviewed?.flowId,
   });
   return samlAnswer(send, ctx.render);
@@ -88,7 +89,7 @@ export async function deliverSaml(
   request: { inResponseTo: string | undefined; sessionIndex: string },
   reviewed?: Omit<ReviewedExtra, 'faults'>,
 ): Promise<void> {
-  rememberDelivery(req, sp.id, { sessionIndex: request.sessionIndex, nameId: issued.nameId });
+  rememberDelivery(req, sp.id, { sessionIndex: request.sessionIndex, nameId: issued.subject });
   writeAnswer(res, await deliveredSaml(ctx, sp, user, send, issued, request.inResponseTo, reviewed));
 }
 
@@ -118,7 +119,7 @@ async function answerStatus(ctx: AppContext, res: Response, outcome: SamlStatusA
 async function answerAssertion(ctx: AppContext, req: Request, res: Response, d: SamlDelivery): Promise<void> {
   const { sp, user } = d;
   if (d.session.signIn) await startSession(req, user.email, ctx.clock.now());
-  const request = { acsUrl: d.acsUrl, inResponseTo: d.inResponseTo, sessionIndex: d.sessionIndex ?? ctx.ids.samlId(), authnInstant: d.authnInstant };
+  const request = { acsUrl: d.acsUrl, inResponseTo: d.inResponseTo, sessionIndex: d.sessionIndex ?? ctx.ids.samlId(), authnInstant: d.authnInstant, nameId: d.nameId };
   const issued = await recording(ctx, req, d.record, () => ctx.issuer.samlResponse({ sp, user, ...request }, { faults: d.faults, wantAssertionXml: d.kind === 'review' }));
   const send: SamlSend = { acsUrl: d.acsUrl, xml: issued.xml, relayState: d.relayState, spName: sp.name };
   if (d.kind === 'review') {

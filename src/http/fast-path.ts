@@ -27,7 +27,7 @@ import { samlEndpoints } from '../saml/metadata.js';
 import { samlDeliveryChoice } from '../sso/choice.js';
 import { decideJwtSignIn } from '../sso/jwt.js';
 import { acceptOnce, alreadyAccepted, decideAuthnRequest } from '../sso/saml.js';
-import type { SessionChanges, SessionView } from '../sso/types.js';
+import type { SessionChanges, SessionView, SignInEnv } from '../sso/types.js';
 import type { SqliteSessionStore } from '../store/session-store.js';
 import { answerHeaders, type Answer } from './answer.js';
 import { deliveredJwt, deliveredSaml } from './apply.js';
@@ -75,6 +75,22 @@ function onlyParams(params: URLSearchParams, allowed: ReadonlySet<string>): bool
 }
 
 const untouched = (changes: SessionChanges): boolean => !changes.signIn && !changes.addSp && !changes.saml;
+
+/**
+ * The sign-in env of the SAML fast path: a fresh transient NameID is never drawn
+ * here. One is made only at the first delivery to an SP in a session, and the
+ * session must then remember it (a write), so the fast path leaves that request to
+ * the app anyway; drawing it here would spend a value of the deterministicSeed
+ * sequence that the app, answering after, would not see spent. A repeated
+ * sign-in sends the session's remembered value, read here exactly as the app reads it.
+ */
+function fastPathEnv(ctx: AppContext): SignInEnv {
+  const env = signInEnv(ctx);
+  return { ...env, nameIds: { ...env.nameIds, transient: () => NOT_DRAWN } };
+}
+
+/** Never sent: an outcome that carries it also changes the session, and is not taken. */
+const NOT_DRAWN = '(not drawn on the fast path)';
 
 /** The signed session cookie's value ("s:…"), decoded; undefined when absent, repeated or unsigned. */
 function sessionCookieOf(cookieHeader: string | undefined): string | undefined {
@@ -165,8 +181,8 @@ export function fastPath(options: FastPathOptions): http.RequestListener {
     const found = sessionOf(req);
     // A replayed ID is the app's to refuse.
     if (!found || (await alreadyAccepted(ctx.state, 'AuthnRequest', request.issuer, request.id))) return undefined;
-    const env = signInEnv(ctx);
-    const outcome = decideAuthnRequest({
+    const env = fastPathEnv(ctx);
+    const outcome = await decideAuthnRequest({
       sp,
       request,
       receivedAt: env.now,
@@ -175,14 +191,14 @@ export function fastPath(options: FastPathOptions): http.RequestListener {
       session: found.view,
       env,
     });
-    if (outcome.kind !== 'deliver' || !untouched(outcome.session) || outcome.sessionIndex === undefined) return undefined;
+    if (outcome.kind !== 'deliver' || !untouched(outcome.session) || outcome.sessionIndex === undefined || outcome.nameId.value === NOT_DRAWN) return undefined;
     const sessionIndex = outcome.sessionIndex;
     return {
       sid: found.sid,
       expires: found.expires,
       build: async () => {
-        const { acsUrl, inResponseTo, authnInstant } = outcome;
-        const issued = await ctx.issuer.samlResponse({ sp, user: outcome.user, acsUrl, inResponseTo, sessionIndex, authnInstant }, { faults: outcome.faults });
+        const { acsUrl, inResponseTo, authnInstant, nameId } = outcome;
+        const issued = await ctx.issuer.samlResponse({ sp, user: outcome.user, acsUrl, inResponseTo, sessionIndex, authnInstant, nameId }, { faults: outcome.faults });
         // Accepted once, as the app accepts it: if another request took the ID meanwhile, the app refuses this one.
         try {
           await acceptOnce(ctx.state, 'AuthnRequest', request.issuer, request.id);

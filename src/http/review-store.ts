@@ -9,6 +9,7 @@ import type { JwtFault, SamlFault } from '../faults/catalog.js';
 import type { SamlEdit } from '../faults/saml.js';
 import { jwtEntry, samlEntry } from '../flows/entries.js';
 import type { IssuedJwt, IssuedSamlResponse } from '../issue/issuer.js';
+import type { SamlNameId } from '../saml/nameid.js';
 import type { StateStore } from '../state/types.js';
 import type { JwtSend, SamlSend } from './answer.js';
 import type { AppContext } from './context.js';
@@ -39,7 +40,7 @@ export interface HeldSaml extends HeldBase {
   faults: SamlFault[];
   send: SamlSend;
   issued: IssuedSamlResponse;
-  request: { acsUrl: string; inResponseTo: string | undefined; sessionIndex: string; authnInstant: number };
+  request: { acsUrl: string; inResponseTo: string | undefined; sessionIndex: string; authnInstant: number; nameId: SamlNameId };
   edit: SamlEdit | undefined;
 }
 

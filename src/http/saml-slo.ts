@@ -7,10 +7,10 @@ import { Router, type Request, type Response } from 'express';
 import { IdpError } from '../errors.js';
 import { rawQueryOf } from '../params.js';
 import type { IncomingMessage } from '../saml/binding.js';
-import type { SamlStatus } from '../saml/constants.js';
+import { NAMEID_FORMAT, type SamlStatus } from '../saml/constants.js';
 import { buildLogoutRequest, buildLogoutResponse, deliver, receiveLogoutRequest, receiveLogoutResponse, type Delivery, type LogoutRequest } from '../saml/logout.js';
 import { samlEndpoints } from '../saml/metadata.js';
-import { nameIdFor } from '../saml/response.js';
+import { nameIdOf, namesSent, rememberedNameId, type SamlNameId } from '../saml/nameid.js';
 import { acceptOnce } from '../sso/saml.js';
 import { isSamlSp, requireSp, type SamlSp } from '../sps.js';
 import type { User } from '../users/store.js';
@@ -56,9 +56,10 @@ export function samlSlo(ctx: AppContext): SloHandler {
     while (chain.queue.length > 0) {
       const spId = chain.queue.shift()!;
       const sp = ctx.sp(spId);
-      const participant = spsState[spId];
+      const participant = sp && isSamlSp(sp) ? rememberedNameId(spsState[spId], sp) : undefined;
       if (!sp || !isSamlSp(sp) || sp.saml.sloUrl === null || !participant) continue;
-      const built = buildLogoutRequest(idp, { sp, nameId: participant.nameId, sessionIndex: req.session.saml?.sessionIndex });
+      // The NameID exactly as the SP received it: value, Format and qualifiers.
+      const built = buildLogoutRequest(idp, { sp, nameId: participant, sessionIndex: req.session.saml?.sessionIndex });
       chain.current = { spId, requestId: built.id };
       await send(res, deliver(idp, built, 'SAMLRequest', 'redirect'), sp, 'Signing out of');
       return;
@@ -101,15 +102,23 @@ export function samlSlo(ctx: AppContext): SloHandler {
     });
   };
 
-  /** Whether a LogoutRequest's NameID names the signed-in user, as this SP knows them. */
-  const sameSubject = (req: Request, user: User, sp: SamlSp, nameId: string): boolean => {
-    const sent = req.session.saml?.sps[sp.id]?.nameId;
-    if (sent !== undefined) return sent === nameId;
+  /**
+   * Whether a LogoutRequest's NameID names the signed-in user, as this SP knows them:
+   * the NameID this session sent it; when it sent none, the one the SP's default
+   * format gives (a transient one is never a guess).
+   */
+  const sameSubject = (req: Request, user: User, sp: SamlSp, request: LogoutRequest): boolean => {
+    const named = { value: request.nameId, format: request.nameIdFormat, nameQualifier: request.nameQualifier, spNameQualifier: request.spNameQualifier };
+    const sent = rememberedNameId(req.session.saml?.sps[sp.id], sp);
+    if (sent !== undefined) return namesSent(sent, named);
+    if (sp.saml.nameIdFormat === NAMEID_FORMAT.transient) return false;
+    let expected: SamlNameId;
     try {
-      return nameIdFor(sp, user) === nameId;
+      expected = nameIdOf({ sp, user, format: sp.saml.nameIdFormat, source: ctx.nameIds });
     } catch {
       return false;
     }
+    return namesSent(expected, named);
   };
 
   /** The SP-initiated LogoutRequest: end the IdP session, log the other SPs out, answer the SP. */
@@ -120,7 +129,7 @@ export function samlSlo(ctx: AppContext): SloHandler {
     }
     const user = currentUser(ctx, req);
     const answer = { spId: sp.id, inResponseTo: request.id, relayState: request.relayState, binding: request.binding };
-    if (user && !sameSubject(req, user, sp, request.nameId)) {
+    if (user && !sameSubject(req, user, sp, request)) {
       // Another user's session in this browser: leave it alone.
       const idp = ctx.issuer.samlIdp;
       const built = buildLogoutResponse(idp, {

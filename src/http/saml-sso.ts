@@ -39,7 +39,7 @@ export function samlSsoRouter(ctx: AppContext, slo: SloHandler): Router {
   /** Answers an accepted AuthnRequest: an assertion, a status, or a sign-in first. */
   const answer = async (req: Request, res: Response, request: HeldAuthnRequest, receivedAt: number, choice: DeliveryChoice<SamlFault>): Promise<void> => {
     const sp = requireSp(ctx, request.spId, 'saml');
-    const outcome = decideAuthnRequest({
+    const outcome = await decideAuthnRequest({
       sp,
       request,
       receivedAt,

@@ -1,4 +1,5 @@
 import 'express-session';
+import type { RememberedNameId } from '../saml/nameid.js';
 
 /** A single logout in progress (IdP- or SP-initiated), one SP after the other. */
 export interface LogoutChain {
@@ -19,7 +20,7 @@ declare module 'express-session' {
     /** Service providers this session signed in to, for single logout. */
     sps?: string[];
     /** SAML state of this IdP session: its SessionIndex and the SPs it sent assertions to. */
-    saml?: { sessionIndex: string; sps: Record<string, { nameId: string }> };
+    saml?: { sessionIndex: string; sps: Record<string, RememberedNameId> };
     /** A single logout in progress (IdP- or SP-initiated), one SP after the other. */
     samlLogout?: LogoutChain;
   }

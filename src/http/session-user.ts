@@ -4,6 +4,7 @@
  * read-only view a decision takes, and the session writes a delivery applies.
  */
 import type { Request, Response } from 'express';
+import { toRemembered, type SamlNameId } from '../saml/nameid.js';
 import type { SessionView } from '../sso/types.js';
 import type { User } from '../users/store.js';
 import type { AppContext } from './context.js';
@@ -57,12 +58,13 @@ export async function startSession(req: Request, email: string, authTime: number
 }
 
 /** What a delivery leaves in the session: the SP (for sign-out) and, for SAML, the SessionIndex and the NameID sent. */
-export function rememberDelivery(req: Request, spId: string, saml?: { sessionIndex: string; nameId?: string }): void {
+export function rememberDelivery(req: Request, spId: string, saml?: { sessionIndex: string; nameId?: SamlNameId }): void {
   const sps = req.session.sps ?? [];
   if (!sps.includes(spId)) req.session.sps = [...sps, spId];
   if (!saml) return;
   const state = (req.session.saml ??= { sessionIndex: saml.sessionIndex, sps: {} });
-  if (saml.nameId !== undefined) state.sps[spId] = { nameId: saml.nameId };
+  // What was sent, Format and qualifiers too: single logout names exactly this NameID.
+  if (saml.nameId !== undefined) state.sps[spId] = toRemembered(saml.nameId);
 }
 
 /** Sends the browser to the login form, to come back to this request afterwards. */

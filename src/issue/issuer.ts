@@ -19,7 +19,7 @@ import { processFaultKeys, type FaultKeys } from '../faults/keys.js';
 import { buildFaultedResponse, type SamlEdit } from '../faults/saml.js';
 import type { AsymmetricAlg, Keystore } from '../keys/keystore.js';
 import type { JwtSigner } from '../jwt/signer.js';
-import { buildResponse, type ResponseInput, type SamlIdpContext } from '../saml/response.js';
+import { buildResponse, type ResponseInput, type SamlIdpContext, type SamlNameId } from '../saml/response.js';
 import { isJwtSp, type JwtSp, type SamlSp } from '../sps.js';
 import type { ResolvedServiceProvider } from '../config/load.js';
 import type { StateStore } from '../state/types.js';
@@ -38,7 +38,10 @@ export interface IssuedSamlResponse {
   xml: string;
   responseId: string;
   assertionId: string;
+  /** The NameID value. */
   nameId: string;
+  /** The NameID as sent (value, Format, qualifiers): what the session remembers for single logout. */
+  subject: SamlNameId;
   /** The signed Assertion before encryption; undefined when built by the plain path of an encrypting SP. */
   assertionXml: string | undefined;
   encrypted: boolean;
@@ -61,7 +64,8 @@ export interface SamlIssueOptions {
   wantAssertionXml?: boolean | undefined;
 }
 
-export type SamlIssueInput = Omit<ResponseInput, 'sp'> & { sp: SamlSp };
+/** The NameID is required here: every Response the IdP issues carries the one src/saml/nameid.ts chose. */
+export type SamlIssueInput = Omit<ResponseInput, 'sp' | 'nameId'> & { sp: SamlSp; nameId: SamlNameId };
 
 export interface IssuerDeps {
   /** The current JWT signer (it is replaced when the service providers change). */

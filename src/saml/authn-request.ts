@@ -10,13 +10,15 @@
 import type { ResolvedServiceProvider } from '../config/load.js';
 import { IdpError } from '../errors.js';
 import type { IncomingMessage } from './binding.js';
-import { BINDINGS, NAMEID_FORMAT, NS, type BindingName, type SamlStatus } from './constants.js';
+import { BINDINGS, NS, type BindingName } from './constants.js';
 import { receiveMessage, type SamlServiceProvider } from './inbound.js';
 import { attribute, booleanAttribute, optionalChild, quote } from './xml.js';
 
 export interface NameIdPolicy {
   format: string | undefined;
   allowCreate: boolean | undefined;
+  /** The SP (or affiliation) the NameID is to be qualified by; src/saml/nameid.ts checks it. */
+  spNameQualifier?: string | undefined;
 }
 
 /** A received AuthnRequest: authenticated (when the SP signs) and checked. */
@@ -60,9 +62,11 @@ export function receiveAuthnRequest(message: IncomingMessage, options: ReceiveAu
   const acsUrl = chooseAcs(sp, acsAttr, attribute(root, 'AssertionConsumerServiceIndex'), attribute(root, 'ProtocolBinding'));
 
   const policy = optionalChild(root, NS.samlp, 'NameIDPolicy', WHAT);
+  const spNameQualifier = policy && attribute(policy, 'SPNameQualifier');
   const nameIdPolicy: NameIdPolicy | undefined = policy && {
     format: attribute(policy, 'Format'),
     allowCreate: booleanAttribute(policy, 'AllowCreate', 'NameIDPolicy'),
+    ...(spNameQualifier !== undefined ? { spNameQualifier } : {}),
   };
 
   return {
@@ -129,18 +133,4 @@ function chooseAcs(sp: SamlServiceProvider, url: string | undefined, indexText: 
     throw new IdpError('invalid_acs_url', `The AssertionConsumerServiceURL ${quote(url)} is not registered for the service provider ${quote(sp.id)}; ${why}.`);
   }
   return url;
-}
-
-/**
- * The status to answer instead of an assertion when the requested NameID format
- * is not the one configured for the SP (SAML core 3.4.1.1), else undefined.
- */
-export function nameIdPolicyStatus(request: Pick<AuthnRequest, 'nameIdPolicy' | 'sp'>): SamlStatus | undefined {
-  const format = request.nameIdPolicy?.format;
-  if (format === undefined || format === NAMEID_FORMAT.unspecified || format === request.sp.saml.nameIdFormat) return undefined;
-  return {
-    code: 'Requester',
-    subCode: 'InvalidNameIDPolicy',
-    message: `This IdP issues NameIDs in the format ${request.sp.saml.nameIdFormat} for this service provider.`,
-  };
 }

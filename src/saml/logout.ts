@@ -12,7 +12,7 @@ import { IdpError } from '../errors.js';
 import { encodePost, encodeRedirect, type IncomingMessage } from './binding.js';
 import { NS, SAML_VERSION, TOP_STATUS, type BindingName, type SamlStatus } from './constants.js';
 import { receiveMessage, type SamlServiceProvider } from './inbound.js';
-import { appendStatus, type SamlIdpContext } from './response.js';
+import { appendStatus, type SamlIdpContext, type SamlNameId } from './response.js';
 import { signXml } from './sign.js';
 import { attribute, childElements, optionalChild, parseInstant, quote, samlInstant, textContent, xmlbuilder2 } from './xml.js';
 
@@ -31,6 +31,8 @@ export interface LogoutRequest {
   binding: BindingName;
   nameId: string;
   nameIdFormat: string | undefined;
+  nameQualifier?: string | undefined;
+  spNameQualifier?: string | undefined;
   sessionIndexes: string[];
   relayState: string | undefined;
   signed: boolean;
@@ -74,6 +76,8 @@ export function receiveLogoutRequest(message: IncomingMessage, options: ReceiveL
   if (!nameIdEl) throw new IdpError('invalid_saml_request', `The ${what} has no NameID.`);
   const nameId = textContent(nameIdEl, what);
   if (nameId === '') throw new IdpError('invalid_saml_request', `The NameID of the ${what} is empty.`);
+  const nameQualifier = attribute(nameIdEl, 'NameQualifier');
+  const spNameQualifier = attribute(nameIdEl, 'SPNameQualifier');
   return {
     id: inbound.id,
     issuer: inbound.issuer,
@@ -81,6 +85,8 @@ export function receiveLogoutRequest(message: IncomingMessage, options: ReceiveL
     binding: inbound.binding,
     nameId,
     nameIdFormat: attribute(nameIdEl, 'Format'),
+    ...(nameQualifier !== undefined ? { nameQualifier } : {}),
+    ...(spNameQualifier !== undefined ? { spNameQualifier } : {}),
     sessionIndexes: childElements(root, NS.samlp, 'SessionIndex').map((el) => textContent(el, what)),
     relayState: inbound.relayState,
     signed: inbound.signed,
@@ -133,7 +139,8 @@ export interface BuiltMessage {
 
 export interface LogoutRequestInput {
   sp: SamlServiceProvider;
-  nameId: string;
+  /** The NameID as the SP received it in its assertion (src/saml/nameid.ts). */
+  nameId: SamlNameId;
   /** The SessionIndex of the assertion the SP received. */
   sessionIndex?: string | undefined;
 }
@@ -153,7 +160,10 @@ export function buildLogoutRequest(idp: SamlIdpContext, input: LogoutRequestInpu
     NotOnOrAfter: samlInstant(now + input.sp.saml.assertionTtlSeconds * 1000),
   });
   root.ele(NS.saml, 'saml:Issuer').txt(idp.entityId);
-  root.ele(NS.saml, 'saml:NameID', { Format: input.sp.saml.nameIdFormat }).txt(input.nameId);
+  const { value, format, nameQualifier, spNameQualifier } = input.nameId;
+  root
+    .ele(NS.saml, 'saml:NameID', { Format: format, ...(nameQualifier !== undefined ? { NameQualifier: nameQualifier } : {}), ...(spNameQualifier !== undefined ? { SPNameQualifier: spNameQualifier } : {}) })
+    .txt(value);
   if (input.sessionIndex !== undefined) root.ele(NS.samlp, 'samlp:SessionIndex').txt(input.sessionIndex);
   return { id, xml: doc.end({ headless: true, wellFormed: true }), destination, sp: input.sp };
 }

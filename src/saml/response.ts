@@ -25,6 +25,7 @@
 import { DOMParser } from '@xmldom/xmldom';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import type { Clock } from '../clock.js';
+import { NAMEID_FORMATS, type NameIdFormatUri } from '../config/sp-schema.js';
 import { IdpError } from '../errors.js';
 import {
   ATTRNAME_FORMAT,
@@ -59,9 +60,22 @@ export interface SamlIdpContext {
   newId: IdGenerator;
 }
 
+/** A NameID as written into a Subject (or a LogoutRequest): src/saml/nameid.ts chooses it. */
+export interface SamlNameId {
+  value: string;
+  format: NameIdFormatUri;
+  nameQualifier?: string | undefined;
+  spNameQualifier?: string | undefined;
+}
+
 export interface ResponseInput {
   sp: SamlServiceProvider;
   user: SamlUser;
+  /**
+   * The Subject's NameID, as src/saml/nameid.ts chose it. Absent: the SP's nameId
+   * field in its default format, which must then be emailAddress or unspecified.
+   */
+  nameId?: SamlNameId | undefined;
   /** One of the SP's registered acsUrls. */
   acsUrl: string;
   /** The AuthnRequest's ID; absent for IdP-initiated (unsolicited) SSO. */
@@ -76,8 +90,10 @@ export interface BuiltResponse {
   xml: string;
   responseId: string;
   assertionId: string;
-  /** The NameID value, as a LogoutRequest to this SP will need it. */
+  /** The NameID value. */
   nameId: string;
+  /** The NameID as written (value, Format, qualifiers), as a LogoutRequest to this SP will name it. */
+  subject: SamlNameId;
 }
 
 /** A value of a user field ("email", "name") or attribute, as named by an SP's mapping. */
@@ -87,8 +103,8 @@ export function userValue(user: SamlUser, field: string): string | string[] | un
   return Object.hasOwn(user.attributes, field) ? user.attributes[field] : undefined;
 }
 
-/** The NameID value for this SP: one non-empty string. */
-export function nameIdFor(sp: SamlServiceProvider, user: SamlUser): string {
+/** The value of the SP's nameId field for this user (emailAddress and unspecified NameIDs): one non-empty string. */
+export function nameIdFieldValue(sp: SamlServiceProvider, user: SamlUser): string {
   const value = userValue(user, sp.saml.nameId);
   const single = Array.isArray(value) ? (value.length === 1 ? value[0] : undefined) : value;
   if (single === undefined || single === '') {
@@ -98,6 +114,15 @@ export function nameIdFor(sp: SamlServiceProvider, user: SamlUser): string {
     );
   }
   return single;
+}
+
+/** The NameID when none was chosen: the SP's nameId field, in its default format (emailAddress or unspecified only). */
+function defaultNameId(sp: SamlServiceProvider, user: SamlUser): SamlNameId {
+  const format = sp.saml.nameIdFormat;
+  if (format !== NAMEID_FORMATS.emailAddress && format !== NAMEID_FORMATS.unspecified) {
+    throw new TypeError(`service provider ${sp.id}: a ${format} NameID is not a user field; choose it with src/saml/nameid.ts and pass it as nameId`);
+  }
+  return { value: nameIdFieldValue(sp, user), format };
 }
 
 function attributeNameFormat(name: string): string {
@@ -118,7 +143,7 @@ const saml = (name: string, attrs: Record<string, string | undefined> = {}, chil
   element(NS.saml, `saml:${name}`, attrs, children);
 
 /** The Assertion as a tree, unsigned, declaring its own namespace (so that it stands alone, signed or encrypted). */
-export function buildAssertion(idp: SamlIdpContext, input: ResponseInput, assertionId: string, nameId: string): XmlElement {
+export function buildAssertion(idp: SamlIdpContext, input: ResponseInput, assertionId: string, nameId: SamlNameId): XmlElement {
   const { sp, user, acsUrl } = input;
   const now = idp.clock.now();
   const issueInstant = samlInstant(now);
@@ -149,7 +174,8 @@ export function buildAssertion(idp: SamlIdpContext, input: ResponseInput, assert
     [
       saml('Issuer', {}, [idp.entityId]),
       saml('Subject', {}, [
-        saml('NameID', { Format: sp.saml.nameIdFormat }, [nameId]),
+        // Attributes in canonical (name) order, as everywhere in this tree.
+        saml('NameID', { Format: nameId.format, NameQualifier: nameId.nameQualifier, SPNameQualifier: nameId.spNameQualifier }, [nameId.value]),
         saml('SubjectConfirmation', { Method: CONFIRMATION_METHOD_BEARER }, [
           saml('SubjectConfirmationData', { NotOnOrAfter: notOnOrAfter, Recipient: acsUrl, InResponseTo: input.inResponseTo }),
         ]),
@@ -208,15 +234,16 @@ export interface ResponseTree {
   responseId: string;
   assertionId: string;
   nameId: string;
+  subject: SamlNameId;
 }
 
 /** Builds the unsigned Response for a signed-in user (IDs from `idp.newId`, the Response's first). */
 export function buildResponseTree(idp: SamlIdpContext, input: ResponseInput): ResponseTree {
   ensureRegisteredAcs(input.sp, input.acsUrl);
-  const nameId = nameIdFor(input.sp, input.user);
+  const subject = input.nameId ?? defaultNameId(input.sp, input.user);
   const responseId = idp.newId();
   const assertionId = idp.newId();
-  const assertion = buildAssertion(idp, input, assertionId, nameId);
+  const assertion = buildAssertion(idp, input, assertionId, subject);
   const response = element(
     NS.samlp,
     'samlp:Response',
@@ -227,13 +254,13 @@ export function buildResponseTree(idp: SamlIdpContext, input: ResponseInput): Re
       ['saml', NS.saml],
     ],
   );
-  return { response, assertion, responseId, assertionId, nameId };
+  return { response, assertion, responseId, assertionId, nameId: subject.value, subject };
 }
 
 /** Builds the Response for a signed-in user, signed and encrypted as the SP's config says. */
 export async function buildResponse(idp: SamlIdpContext, input: ResponseInput): Promise<BuiltResponse> {
   const { sp } = input;
-  const { response, assertion, responseId, assertionId, nameId } = buildResponseTree(idp, input);
+  const { response, assertion, responseId, assertionId, nameId, subject } = buildResponseTree(idp, input);
   const signing = { credentials: idp.credentials, algorithm: sp.saml.signatureAlgorithm };
   if (sp.saml.signAssertion) signElement(assertion, signing);
 
@@ -245,11 +272,11 @@ export async function buildResponse(idp: SamlIdpContext, input: ResponseInput): 
     appendStatus(root, 'Success');
     let xml = appendXml(end(doc), encrypted);
     if (sp.saml.signResponse) xml = signXml(xml, { id: responseId, ...signing });
-    return { xml, responseId, assertionId, nameId };
+    return { xml, responseId, assertionId, nameId, subject };
   }
 
   if (sp.saml.signResponse) signElement(response, signing);
-  return { xml: serializeXml(response), responseId, assertionId, nameId };
+  return { xml: serializeXml(response), responseId, assertionId, nameId, subject };
 }
 
 export interface StatusResponseInput {

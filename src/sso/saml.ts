@@ -9,9 +9,11 @@ import { IdpError } from '../errors.js';
 import type { SamlFault } from '../faults/catalog.js';
 import { LIMITS } from '../limits.js';
 import { optionalParam } from '../params.js';
-import { nameIdPolicyStatus, type AuthnRequest } from '../saml/authn-request.js';
+import type { NameIdFormatUri } from '../config/sp-schema.js';
+import type { AuthnRequest } from '../saml/authn-request.js';
+import type { SamlStatus } from '../saml/constants.js';
+import { allowCreateStatus, chooseNameIdFormat, nameIdOf, rememberedNameId, sameNameId } from '../saml/nameid.js';
 import { quote } from '../saml/xml.js';
-import { nameIdFor } from '../saml/response.js';
 import type { SamlSp } from '../sps.js';
 import type { StateStore } from '../state/types.js';
 import type { User } from '../users/store.js';
@@ -45,11 +47,13 @@ interface SamlState extends SamlSignInInput {
   user: User | undefined;
   signIn: boolean | undefined;
   record: RefusalRecord | undefined;
+  /** The NameID format the request's NameIDPolicy chose; undefined: the SP's default. */
+  format: NameIdFormatUri | undefined;
 }
 
 /** Every field named up front: one object shape for every sign-in, which the steps then fill in. */
 function stateOf(input: SamlSignInInput): SamlState {
-  return { sp: input.sp, request: input.request, receivedAt: input.receivedAt, choice: input.choice, query: input.query, session: input.session, env: input.env, user: undefined, signIn: undefined, record: undefined };
+  return { sp: input.sp, request: input.request, receivedAt: input.receivedAt, choice: input.choice, query: input.query, session: input.session, env: input.env, user: undefined, signIn: undefined, record: undefined, format: undefined };
 }
 
 const recordOf = (sp: SamlSp, initiator: 'sp' | 'idp', destination: string): RefusalRecord => ({
@@ -70,9 +74,10 @@ function delivery(s: SamlState): SamlDelivery {
   const signIn = s.signIn!;
   const record = recordOf(sp, s.request ? 'sp' : 'idp', acsOf(s));
   s.record = record;
-  // The user's NameID for this SP: a user without one is refused (and the refusal recorded).
-  const nameId = nameIdFor(sp, user);
   const known = signIn ? undefined : session.saml;
+  const sent = rememberedNameId(known?.sps[sp.id], sp);
+  // The user's NameID for this SP (a transient one as this session already sent it): a user without one is refused (and the refusal recorded).
+  const nameId = nameIdOf({ sp, user, format: s.format ?? sp.saml.nameIdFormat, source: s.env.nameIds, sent });
   return {
     kind: s.choice.review ? 'review' : 'deliver',
     sp,
@@ -84,9 +89,13 @@ function delivery(s: SamlState): SamlDelivery {
     sessionIndex: known?.sessionIndex,
     authnInstant: (signIn ? undefined : session.authTime) ?? s.env.now,
     nameId,
-    session: { signIn, addSp: signIn || !session.sps.includes(sp.id), saml: known === undefined || known.sps[sp.id]?.nameId !== nameId },
+    session: { signIn, addSp: signIn || !session.sps.includes(sp.id), saml: known === undefined || !sameNameId(sent, nameId) },
     record,
   };
+}
+
+function statusOf(s: SamlSignInInput, status: SamlStatus): SamlOutcome {
+  return { kind: 'status', sp: s.sp, acsUrl: acsOf(s), inResponseTo: s.request!.id, relayState: s.request!.relayState, status };
 }
 
 function relayStateOfIdpInit(query: URLSearchParams): string | undefined {
@@ -96,10 +105,12 @@ function relayStateOfIdpInit(query: URLSearchParams): string | undefined {
 /** Answering an AuthnRequest. */
 export const AUTHN_REQUEST_STEPS: readonly Step<SamlState, SamlOutcome>[] = [
   {
-    name: 'NameIDPolicy: the format configured for the SP',
+    name: "NameIDPolicy: a format this IdP issues (else the SP's default), qualified by the SP itself",
     run(s) {
-      const policy = nameIdPolicyStatus({ nameIdPolicy: s.request!.nameIdPolicy, sp: s.sp });
-      return policy && { kind: 'status', sp: s.sp, acsUrl: acsOf(s), inResponseTo: s.request!.id, relayState: s.request!.relayState, status: policy };
+      const chosen = chooseNameIdFormat(s.request!.nameIdPolicy, s.sp);
+      if ('status' in chosen) return statusOf(s, chosen.status);
+      s.format = chosen.format;
+      return undefined;
     },
   },
   loginHintStep(),
@@ -127,7 +138,19 @@ export const AUTHN_REQUEST_STEPS: readonly Step<SamlState, SamlOutcome>[] = [
   },
 ];
 
-/** IdP-initiated: the user asks for an unsolicited Response to the SP's default ACS. */
+/**
+ * AllowCreate="false" on a persistent NameID: the one rule that reads the durable
+ * store (was this NameID established?), so it looks at the steps' delivery after
+ * them rather than being one of them.
+ */
+async function allowCreateCheck(input: SamlSignInInput, outcome: SamlOutcome): Promise<SamlOutcome> {
+  if ((outcome.kind !== 'deliver' && outcome.kind !== 'review') || !input.request) return outcome;
+  const { sp, user, nameId } = outcome;
+  const status = await allowCreateStatus(input.request.nameIdPolicy, nameId.format, () => input.env.nameIds.established(sp.id, user.email));
+  return status ? statusOf(input, status) : outcome;
+}
+
+/** IdP-initiated (the SP's default NameID format): the user asks for an unsolicited Response to the SP's default ACS. */
 export const IDP_INITIATED_STEPS: readonly Step<SamlState, SamlOutcome>[] = [
   {
     name: 'a signed-in user, else the login form',
@@ -140,8 +163,8 @@ export const IDP_INITIATED_STEPS: readonly Step<SamlState, SamlOutcome>[] = [
   { name: 'deliver, or hold for review', run: (s) => delivery(s) },
 ];
 
-export function decideAuthnRequest(input: SamlSignInInput): SamlOutcome {
-  return decide(AUTHN_REQUEST_STEPS, stateOf(input));
+export function decideAuthnRequest(input: SamlSignInInput): Promise<SamlOutcome> {
+  return allowCreateCheck(input, decide(AUTHN_REQUEST_STEPS, stateOf(input)));
 }
 
 export function decideIdpInitiated(input: SamlSignInInput): SamlOutcome {

@@ -7,6 +7,7 @@ import type { IdpError } from '../errors.js';
 import type { JwtFault, SamlFault } from '../faults/catalog.js';
 import type { FlowBinding } from '../flows/types.js';
 import type { SamlStatus } from '../saml/constants.js';
+import type { NameIdSource, RememberedNameId, SamlNameId } from '../saml/nameid.js';
 import type { JwtSp, SamlSp, SpDirectory } from '../sps.js';
 import type { User } from '../users/store.js';
 
@@ -19,7 +20,7 @@ export interface SessionView {
   /** Service providers this session signed in to. */
   sps: readonly string[];
   /** The session's SAML state: its SessionIndex and the NameID sent to each SAML SP. */
-  saml: { sessionIndex: string; sps: Readonly<Record<string, { nameId: string }>> } | undefined;
+  saml: { sessionIndex: string; sps: Readonly<Record<string, RememberedNameId>> } | undefined;
 }
 
 /** What a sign-in needs of the IdP around it: its rules, its SPs and its users. */
@@ -31,6 +32,8 @@ export interface SignInEnv {
   findUser(email: string): User | undefined;
   /** ms since the epoch, from the IdP clock. */
   now: number;
+  /** Persistent pseudonyms, fresh transient values (the decision's only randomness), established persistent NameIDs. */
+  nameIds: NameIdSource;
 }
 
 /** What a sign-in request asks of its delivery. */
@@ -98,8 +101,8 @@ export interface SamlDelivery {
   /** The session's SessionIndex; undefined when the session has none yet (the applier draws a new one). */
   sessionIndex: string | undefined;
   authnInstant: number;
-  /** The NameID the Response will carry. */
-  nameId: string;
+  /** The NameID the Response will carry (src/saml/nameid.ts). */
+  nameId: SamlNameId;
   session: SessionChanges;
   record: RefusalRecord;
 }

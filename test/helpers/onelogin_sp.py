@@ -6,15 +6,19 @@ the toolkit: every check is the toolkit's own, in strict mode when the settings 
 
 Input: {"action": ..., "settings": {...OneLogin settings...}, "idp_metadata": "<xml>"?, ...}
   - idp_metadata: when given, the toolkit parses it and its IdP data (entity ID,
-    endpoints, certificate) replace settings["idp"].
+    endpoints, certificate) replace settings["idp"]. The parser also sets the SP's
+    NameIDFormat to the IdP's first one; "sp_overrides" (SP settings applied after the
+    merge) is how an SP keeps its own, e.g. transient.
 Actions:
   - parse_metadata: {} -> {"idp": {...parsed IdP settings...}, "sp": {"NameIDFormat"}?}: what the
         toolkit would configure itself with (its SP NameIDFormat is the IdP's first NameIDFormat)
   - login: {binding: "redirect"|"post", relay_state, force_authn?, is_passive?}
         -> {"request_id", "request_xml", "url"?, "saml_request"?, "relay_state"}
   - process_response: {request_data, request_id?} -> {"errors", "reason", "authenticated",
-        "nameid", "nameid_format", "attributes", "session_index", "assertion_id", "message_id"}
-  - logout: {name_id, session_index?, relay_state} -> {"request_id", "url"}
+        "nameid", "nameid_format", "nameid_nq", "nameid_spnq", "attributes", "session_index",
+        "assertion_id", "message_id"}
+  - logout: {name_id, session_index?, name_id_format?, nq?, spnq?, relay_state} -> {"request_id", "url"}
+        (the NameID as the SP received it: its Format, NameQualifier and SPNameQualifier)
   - process_slo: {request_data, request_id?} -> {"errors", "reason", "url"}
   - validate_schema: {xml, schema} -> {"valid", "errors"}: the toolkit's own XSD check
         (schema e.g. "saml-schema-protocol-2.0.xsd"), with the validator's messages.
@@ -41,6 +45,8 @@ def settings_of(data):
     if data.get('idp_metadata'):
         parsed = OneLogin_Saml2_IdPMetadataParser.parse(data['idp_metadata'])
         settings = OneLogin_Saml2_IdPMetadataParser.merge_settings(settings, parsed)
+    if data.get('sp_overrides'):
+        settings = dict(settings, sp=dict(settings['sp'], **data['sp_overrides']))
     return settings
 
 
@@ -91,6 +97,8 @@ def main():
             'authenticated': bool(auth.is_authenticated()),
             'nameid': auth.get_nameid(),
             'nameid_format': auth.get_nameid_format(),
+            'nameid_nq': auth.get_nameid_nq(),
+            'nameid_spnq': auth.get_nameid_spnq(),
             'attributes': auth.get_attributes(),
             'session_index': auth.get_session_index(),
             'assertion_id': auth.get_last_assertion_id(),
@@ -99,7 +107,8 @@ def main():
     elif action == 'logout':
         auth = OneLogin_Saml2_Auth(default_request_data(), settings_of(data))
         out['url'] = auth.logout(return_to=data['relay_state'], name_id=data['name_id'],
-                                 session_index=data.get('session_index'))
+                                 session_index=data.get('session_index'), nq=data.get('nq'),
+                                 name_id_format=data.get('name_id_format'), spnq=data.get('spnq'))
         out['request_id'] = auth.get_last_request_id()
     elif action == 'process_slo':
         auth = OneLogin_Saml2_Auth(data['request_data'], settings_of(data))

@@ -237,6 +237,15 @@ export function corpus(): Probe[] {
   add({ name: 'IsPassive alone', path: samlSso({ extra: ' IsPassive="true"' }), cookie: alice });
   add({ name: 'IsPassive without a session', path: samlSso({ extra: ' IsPassive="true"' }), cookie: 'none' });
   add({ name: 'a NameIDPolicy of another format', path: samlSso({ body: '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/>' }), cookie: alice });
+  // NameID formats: a format new to the session's memory is a session write (the app's); the same again is the fast path's.
+  add({ name: 'persistent again', path: samlSso({ body: '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/>' }), cookie: alice });
+  add({ name: 'persistent with AllowCreate="false", established above', path: samlSso({ body: '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" AllowCreate="false"/>' }), cookie: alice });
+  add({ name: 'persistent with AllowCreate="false", never established for bob', path: samlSso({ body: '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" AllowCreate="false"/>' }), cookie: { browser: 'bob' } });
+  add({ name: 'a transient NameID, new to the session', path: samlSso({ body: '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient"/>' }), cookie: alice });
+  eachAccept({ name: 'the session’s transient NameID again', path: () => samlSso({ body: '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient"/>' }), cookie: alice });
+  add({ name: 'an unsupported NameID format', path: samlSso({ body: '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"/>' }), cookie: alice });
+  add({ name: 'another SPNameQualifier', path: samlSso({ body: '<samlp:NameIDPolicy SPNameQualifier="https://group.example.test"/>' }), cookie: alice });
+  add({ name: 'back to the default NameID format', path: samlSso(), cookie: alice });
   add({ name: 'a signing SP’s request unsigned', path: samlSso({ issuer: SIGNER_ENTITY, acs: SIGNER_ACS }), cookie: alice });
   add({ name: 'a signing SP’s request signed with another key', path: signedSso({ key: UNRELATED.privateKeyPem }), cookie: alice });
   add({ name: 'SAML RelayState twice', path: `${samlSso({ relayState: 'a' })}&RelayState=b`, cookie: alice });

@@ -290,6 +290,11 @@ describe('the fast path, request by request against the app alone', () => {
     for (const name of ['a repeated JWT sign-in (no Accept)', 'a JWT sign-in with relayState (a browser)', 'a repeated RS256 sign-in (curl)', 'a repeated SAML sign-in (a browser)', 'a repeated signed SAML sign-in (no Accept)']) {
       assert.ok(names.includes(name), `the fast path answered "${name}"`);
     }
+    // NameIDs: what the session already remembers is the fast path's (the same transient value, derived from it); a new transient value is a session write, the app's.
+    for (const name of ['persistent again', 'persistent with AllowCreate="false", established above', 'the session’s transient NameID again (a browser)']) {
+      assert.ok(names.includes(name), `the fast path answered "${name}"`);
+    }
+    assert.ok(!names.includes('a transient NameID, new to the session'), 'a new transient NameID is left to the app');
     assert.ok(byFastPath.length >= 40, `the fast path answered ${byFastPath.length} of ${probes.length} requests`);
     console.log(`corpus: ${probes.length} requests; the fast path answered ${byFastPath.length}, the app the other ${probes.length - byFastPath.length}`);
   });

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import saml2, { type ServiceProvider } from 'saml2-js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
-import { RoundRobinBrowser, startReplicas, type Replica } from '../helpers/replicas.js';
+import { RoundRobinBrowser, startReplicas, type Answer, type Replica } from '../helpers/replicas.js';
 import { hiddenField, unescapeHtml } from '../helpers/http.js';
 
 const SECRET = 'round-robin-shared-secret-0123456789';
@@ -53,6 +53,10 @@ serviceProviders:
     jwt: { redirectUrls: [ "${CONSUMER}" ], algorithm: RS256, audience: rs-sp }
   - id: saml-sp
     saml: { entityId: "${SP_ENTITY}", acsUrls: [ "${ACS}" ] }
+  - id: persistent-sp
+    saml: { entityId: "https://persistent.example.test", acsUrls: [ "${ACS}" ], nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" }
+  - id: transient-sp
+    saml: { entityId: "https://transient.example.test", acsUrls: [ "${ACS}" ], nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:transient" }
 `;
     replicas = await startReplicas(3, yaml, { REDIS_URL: redis.url });
   });
@@ -117,6 +121,36 @@ serviceProviders:
       assert.equal(replay.status, 400, `replica ${replay.replica}: ${replay.text.slice(0, 200)}`);
       assert.match(unescapeHtml(replay.text), /was already used; a SAML message is accepted once/);
     }
+  });
+
+  it('NameIDs: a persistent one is the same from every replica (each with its own data directory), a transient one the same within the session only', async () => {
+    const nameIdOf = (page: Answer): string => {
+      assert.equal(page.status, 200, page.text.slice(0, 300));
+      const xml = Buffer.from(hiddenField(page.text, 'SAMLResponse')!, 'base64').toString('utf8');
+      const value = /<saml:NameID [^>]*>([^<]+)<\/saml:NameID>/.exec(xml)?.[1];
+      assert.ok(value, `a NameID in ${xml.slice(0, 300)}`);
+      return value;
+    };
+    const session = async () => {
+      const browser = new RoundRobinBrowser(replicas, publicUrl);
+      const form = await browser.follow(await browser.get('/saml/idp-init/persistent-sp'));
+      const first = nameIdOf(await browser.follow(await browser.submitLogin(form, ALICE.email, ALICE.password)));
+      return { browser, first };
+    };
+    const { browser, first } = await session();
+    const persistent = [first];
+    for (let i = 0; i < replicas.length; i++) persistent.push(nameIdOf(await browser.get('/saml/idp-init/persistent-sp')));
+    assert.equal(new Set(browser.seen.slice(-replicas.length)).size, replicas.length, `every replica answered: ${browser.seen.join(' ')}`);
+    assert.deepEqual(new Set(persistent), new Set([first]));
+    assert.doesNotMatch(first, /alice/);
+
+    const transient = [];
+    for (let i = 0; i < replicas.length; i++) transient.push(nameIdOf(await browser.get('/saml/idp-init/transient-sp')));
+    assert.equal(new Set(transient).size, 1, `one transient NameID in the session: ${transient.join(' ')}`);
+
+    const other = await session();
+    assert.equal(other.first, first);
+    assert.notEqual(nameIdOf(await other.browser.get('/saml/idp-init/transient-sp')), transient[0]);
   });
 
   it('review before sending: held on one replica, shown on the next, sent from a third, and only once', async () => {

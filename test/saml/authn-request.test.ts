@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nameIdPolicyStatus, receiveAuthnRequest } from '../../src/saml/authn-request.js';
+import { receiveAuthnRequest } from '../../src/saml/authn-request.js';
 import type { IncomingMessage } from '../../src/saml/binding.js';
 import { signXml } from '../../src/saml/sign.js';
 import { SP_SIGNING, SSO_URL, UNRELATED, fixture, postBody, redirectQuery, testConfig } from './support.js';
@@ -242,19 +242,15 @@ describe('AuthnRequests of an SP whose requests must be signed', () => {
 });
 
 describe('NameIDPolicy', () => {
-  const sp = receiveAuthnRequest({ binding: 'post', body: postBody(fixture('authn-request.minimal.xml')) }, options).sp;
-
-  it('accepts no policy, the unspecified format and the configured format', () => {
-    assert.equal(nameIdPolicyStatus({ sp, nameIdPolicy: undefined }), undefined);
-    assert.equal(nameIdPolicyStatus({ sp, nameIdPolicy: { format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified', allowCreate: true } }), undefined);
-    assert.equal(nameIdPolicyStatus({ sp, nameIdPolicy: { format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', allowCreate: undefined } }), undefined);
-  });
-
-  it('answers InvalidNameIDPolicy for another format', () => {
-    assert.deepEqual(nameIdPolicyStatus({ sp, nameIdPolicy: { format: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient', allowCreate: true } }), {
-      code: 'Requester',
-      subCode: 'InvalidNameIDPolicy',
-      message: 'This IdP issues NameIDs in the format urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress for this service provider.',
+  it('reads its Format, AllowCreate and SPNameQualifier (the choice is src/saml/nameid.ts)', () => {
+    const xml = fixture('authn-request.minimal.xml').replace(
+      '</samlp:AuthnRequest>',
+      '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" AllowCreate="false" SPNameQualifier="https://affiliation.example.test"/></samlp:AuthnRequest>',
+    );
+    assert.deepEqual(receiveAuthnRequest({ binding: 'post', body: postBody(xml) }, options).nameIdPolicy, {
+      format: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+      allowCreate: false,
+      spNameQualifier: 'https://affiliation.example.test',
     });
   });
 });

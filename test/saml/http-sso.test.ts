@@ -130,12 +130,14 @@ describe('SAML single sign-on over HTTP', () => {
       assert.ok(first(element(withSession.xml), NS.saml, 'Assertion'));
     });
 
-    it('answers InvalidNameIDPolicy for a NameID format it does not issue for the SP', async () => {
+    it('answers InvalidNameIDPolicy for a NameID format it does not issue', async () => {
       const agent = await signedIn();
-      const xml = authnRequest({ body: '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient"/>' });
+      const xml = authnRequest({ body: '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"/>' });
       const post = autoPost(await agent.get(`/saml/sso?${redirectQuery(xml)}`));
       const codes = Array.from(element(post.xml).getElementsByTagNameNS(NS.samlp, 'StatusCode')).map((c) => c.getAttribute('Value'));
       assert.deepEqual(codes, ['urn:oasis:names:tc:SAML:2.0:status:Requester', 'urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy']);
+      assert.match(first(element(post.xml), NS.samlp, 'StatusMessage')!.textContent!, /does not issue NameIDs in the format urn:oasis:names:tc:SAML:1\.1:nameid-format:X509SubjectName; it issues .*nameid-format:transient/);
+      assert.equal(first(element(post.xml), NS.saml, 'Assertion'), undefined);
     });
 
     it('refuses the same AuthnRequest twice', async () => {

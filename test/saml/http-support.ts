@@ -40,11 +40,13 @@ export function samlSps(): SpInput[] {
   ];
 }
 
-export function startSamlIdp(options: { clock?: Clock; edit?: (c: ConfigInput) => ConfigInput } = {}): Promise<TestIdp> {
-  return startTestIdp(
-    (c) => (options.edit ?? ((x) => x))({ ...c, serviceProviders: [...(c.serviceProviders ?? []), ...samlSps()] }),
-    options.clock ? { clock: options.clock } : {},
-  );
+/** `dataDir` and `ports`: to start again an IdP that was stopped (the same data directory and base URL). */
+export function startSamlIdp(options: { clock?: Clock; edit?: (c: ConfigInput) => ConfigInput; dataDir?: string; ports?: [number, number] } = {}): Promise<TestIdp> {
+  return startTestIdp((c) => (options.edit ?? ((x) => x))({ ...c, serviceProviders: [...(c.serviceProviders ?? []), ...samlSps()] }), {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.ports ? { ports: options.ports } : {}),
+  });
 }
 
 export interface AutoPost {

@@ -6,7 +6,8 @@
  * audience, InResponseTo, time window).
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
 import { systemClock } from '../../src/clock.js';
 import { resolveConfig, type ResolvedConfig } from '../../src/config/load.js';
 import { receiveAuthnRequest } from '../../src/saml/authn-request.js';
@@ -16,7 +17,10 @@ import { findSpByEntityId, type SamlServiceProvider } from '../../src/saml/inbou
 import { buildLogoutRequest, buildLogoutResponse, deliver, receiveLogoutRequest, receiveLogoutResponse } from '../../src/saml/logout.js';
 import { buildMetadata } from '../../src/saml/metadata.js';
 import { buildResponse, buildStatusResponse, type SamlIdpContext } from '../../src/saml/response.js';
+import { login as loginAs, type Agent } from '../helpers/http.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { ONELOGIN, oneLoginAvailable, runOneLogin } from '../helpers/onelogin.js';
+import { autoPost } from './http-support.js';
 import { FIXTURES, IDP_BASE_URL, IDP_ENTITY_ID, IDP_KEYS, SP_ENCRYPTION, SP_SIGNING, UNRELATED, alice, type TestKeyPair } from './support.js';
 
 const SP_HOST = 'sp.onelogin.test:8081';
@@ -113,6 +117,8 @@ interface ProcessOutput {
   authenticated: boolean;
   nameid: string | null;
   nameid_format: string | null;
+  nameid_nq: string | null;
+  nameid_spnq: string | null;
   attributes: Record<string, string[]>;
   session_index: string | null;
   assertion_id: string | null;
@@ -323,7 +329,7 @@ describe('the OneLogin toolkit as the SP', () => {
     it('IdP-initiated: it accepts our signed LogoutRequest and we read its signed LogoutResponse', async () => {
       const config = idpConfig(v);
       const sp = findSpByEntityId(config.serviceProviders, SP_ENTITY_ID)!;
-      const built = buildLogoutRequest(idpContext(), { sp, nameId: 'alice@example.com', sessionIndex: '_session-interop' });
+      const built = buildLogoutRequest(idpContext(), { sp, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }, sessionIndex: '_session-interop' });
       const delivery = deliver(idpContext(), built, 'SAMLRequest', 'redirect', 'after logout ~*');
       const result = await runOneLogin<{ errors: string[]; reason: string | null; url: string }>({
         action: 'process_slo',
@@ -344,7 +350,7 @@ describe('the OneLogin toolkit as the SP', () => {
     it('refuses our LogoutRequest when it is signed with a key other than the one in our metadata', async () => {
       const config = idpConfig(v);
       const sp = findSpByEntityId(config.serviceProviders, SP_ENTITY_ID)!;
-      const built = buildLogoutRequest(idpContext(UNRELATED), { sp, nameId: 'alice@example.com' });
+      const built = buildLogoutRequest(idpContext(UNRELATED), { sp, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' } });
       const delivery = deliver(idpContext(UNRELATED), built, 'SAMLRequest', 'redirect');
       const result = await runOneLogin<{ errors: string[] }>({
         action: 'process_slo',
@@ -358,7 +364,7 @@ describe('the OneLogin toolkit as the SP', () => {
     it('finds our logout messages valid against the SAML protocol schema', async () => {
       const config = idpConfig(v);
       const sp = findSpByEntityId(config.serviceProviders, SP_ENTITY_ID)!;
-      const request = deliver(idpContext(), buildLogoutRequest(idpContext(), { sp, nameId: 'alice@example.com', sessionIndex: '_s' }), 'SAMLRequest', 'post');
+      const request = deliver(idpContext(), buildLogoutRequest(idpContext(), { sp, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }, sessionIndex: '_s' }), 'SAMLRequest', 'post');
       const response = deliver(idpContext(), buildLogoutResponse(idpContext(), { sp, inResponseTo: '_r' }), 'SAMLResponse', 'post');
       for (const d of [request, response]) {
         assert.equal(d.binding, 'post');
@@ -368,5 +374,95 @@ describe('the OneLogin toolkit as the SP', () => {
         assert.deepEqual(result, { valid: true, errors: [] });
       }
     });
+  });
+});
+
+describe('the OneLogin toolkit in its default settings, configured from our metadata only, asking for transient NameIDs', () => {
+  const TRANSIENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
+  let idp: TestIdp;
+  let metadata: string;
+  // Only what an SP must say of itself; the IdP is what the toolkit reads from our live metadata, the security settings are its defaults.
+  // The toolkit's metadata parser sets the SP's NameIDFormat to the IdP's first; the SP says transient on top (sp_overrides).
+  const settings = {
+    strict: true,
+    sp: {
+      entityId: SP_ENTITY_ID,
+      assertionConsumerService: { url: ACS_URL, binding: ONELOGIN.POST },
+      singleLogoutService: { url: SP_SLO_URL, binding: ONELOGIN.REDIRECT },
+    },
+  };
+  const sp_overrides = { NameIDFormat: TRANSIENT };
+
+  before(async () => {
+    assert.equal(await oneLoginAvailable(), true, 'python3-onelogin-saml2 must be installed for /usr/bin/python3 (apt-get install python3-onelogin-saml2)');
+    // Registered by the IdP with its defaults (emailAddress): the AuthnRequest's NameIDPolicy chooses transient.
+    idp = await startTestIdp((c) => ({ ...c, serviceProviders: [...(c.serviceProviders ?? []), { id: 'onelogin', saml: { entityId: SP_ENTITY_ID, acsUrls: [ACS_URL], sloUrl: SP_SLO_URL } }] }));
+    metadata = (await request(idp.url).get('/saml/metadata').expect(200)).text;
+  });
+  after(() => idp?.close());
+
+  /** One SP-initiated sign-in: the toolkit's AuthnRequest to the IdP in the signed-in browser, the auto-POST back to the toolkit's ACS. */
+  async function signIn(agent: Agent): Promise<ProcessOutput> {
+    const login = await runOneLogin<LoginOutput>({ action: 'login', binding: 'redirect', settings, sp_overrides, idp_metadata: metadata, relay_state: 'https://sp.onelogin.test/home' });
+    assert.match(login.request_xml, /<samlp:NameIDPolicy\s+Format="urn:oasis:names:tc:SAML:2\.0:nameid-format:transient"\s+AllowCreate="true"/);
+    const url = new URL(login.url!);
+    assert.equal(`${url.origin}${url.pathname}`, `${idp.url}/saml/sso`);
+    const post = autoPost(await agent.get(`${url.pathname}${url.search}`));
+    assert.equal(post.action, ACS_URL);
+    return runOneLogin<ProcessOutput>({
+      action: 'process_response',
+      settings,
+      sp_overrides,
+      idp_metadata: metadata,
+      request_data: { https: 'off', http_host: SP_HOST, script_name: '/acs', get_data: {}, post_data: post.fields },
+      request_id: login.request_id,
+    });
+  }
+
+  it('signs in with a transient NameID qualified by the IdP and itself, the same one again in the session, and signs out with it', async () => {
+    const agent = request.agent(idp.url);
+    await loginAs(agent, 'alice@example.com', 'alice-password');
+    assert.equal((await agent.get('/login?continue=%2Fsigned-in')).status, 303);
+    const first = await signIn(agent);
+    assert.deepEqual(first.errors, [], `the toolkit refused the Response: ${first.reason ?? ''}`);
+    assert.equal(first.authenticated, true);
+    assert.equal(first.nameid_format, TRANSIENT);
+    assert.match(first.nameid!, /^_[0-9a-f]{40}$/);
+    assert.equal(first.nameid_nq, idp.config.saml.entityId);
+    assert.equal(first.nameid_spnq, SP_ENTITY_ID);
+    assert.deepEqual(first.attributes, { email: ['alice@example.com'], name: ['Alice Agent'] });
+    const second = await signIn(agent);
+    assert.deepEqual(second.errors, []);
+    assert.equal(second.nameid, first.nameid);
+
+    // The toolkit's LogoutRequest names the NameID as it received it; the IdP recognises it and answers Success.
+    const logout = await runOneLogin<{ url: string; request_id: string }>({
+      action: 'logout',
+      settings,
+      sp_overrides,
+      idp_metadata: metadata,
+      name_id: first.nameid,
+      session_index: first.session_index,
+      name_id_format: first.nameid_format,
+      nq: first.nameid_nq,
+      spnq: first.nameid_spnq,
+      relay_state: 'https://sp.onelogin.test/bye',
+    });
+    const sloUrl = new URL(logout.url);
+    assert.equal(`${sloUrl.origin}${sloUrl.pathname}`, `${idp.url}/saml/slo`);
+    const answered = await agent.get(`${sloUrl.pathname}${sloUrl.search}`).expect(303);
+    const back = new URL(answered.headers.location as string);
+    assert.equal(`${back.origin}${back.pathname}`, SP_SLO_URL);
+    const slo = await runOneLogin<{ errors: string[]; reason: string | null }>({
+      action: 'process_slo',
+      settings,
+      sp_overrides,
+      idp_metadata: metadata,
+      request_id: logout.request_id,
+      request_data: { https: 'off', http_host: SP_HOST, script_name: '/slo', get_data: Object.fromEntries(back.searchParams), post_data: {} },
+    });
+    assert.deepEqual(slo, { errors: [], reason: null, url: null });
+    // And the IdP session is over: the login page no longer sends the browser straight on.
+    assert.equal((await agent.get('/login?continue=%2Fsigned-in')).status, 200);
   });
 });

@@ -131,7 +131,7 @@ describe('the two key transports of an encrypted assertion, decrypted by indepen
 describe('xmlsec1 --verify on our logout messages', () => {
   it('verifies a LogoutRequest sent with HTTP-POST', async () => {
     const sp = spOf(testConfig(), 'comm100');
-    const delivery = deliver(idpContext(), buildLogoutRequest(idpContext(), { sp, nameId: 'alice@example.com', sessionIndex: '_s' }), 'SAMLRequest', 'post');
+    const delivery = deliver(idpContext(), buildLogoutRequest(idpContext(), { sp, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }, sessionIndex: '_s' }), 'SAMLRequest', 'post');
     assert.equal(delivery.binding, 'post');
     if (delivery.binding !== 'post') return;
     const xml = Buffer.from(delivery.fields.SAMLRequest!, 'base64').toString('utf8');

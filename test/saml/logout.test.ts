@@ -117,7 +117,7 @@ describe('receiving a LogoutResponse from an SP', () => {
 
 describe('logout messages the IdP sends', () => {
   it('builds a LogoutRequest naming the user and the session', () => {
-    const built = buildLogoutRequest(idpContext(), { sp: comm100, nameId: 'alice@example.com', sessionIndex: '_session-0001' });
+    const built = buildLogoutRequest(idpContext(), { sp: comm100, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }, sessionIndex: '_session-0001' });
     assert.equal(
       built.xml,
       '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ' +
@@ -144,7 +144,7 @@ describe('logout messages the IdP sends', () => {
 
   it('refuses to address an SP that has no sloUrl', () => {
     const noSlo = spOf(testConfig({ sloUrl: null }), 'comm100');
-    assert.throws(() => buildLogoutRequest(idpContext(), { sp: noSlo, nameId: 'alice@example.com' }), {
+    assert.throws(() => buildLogoutRequest(idpContext(), { sp: noSlo, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' } }), {
       code: 'bad_request',
       message: 'The service provider "comm100" has no saml.sloUrl, so single logout cannot reach it.',
     });
@@ -164,7 +164,7 @@ describe('logout messages the IdP sends', () => {
   });
 
   it('delivers with HTTP-POST, the XML signed after its Issuer', () => {
-    const built = buildLogoutRequest(idpContext(), { sp: comm100, nameId: 'alice@example.com' });
+    const built = buildLogoutRequest(idpContext(), { sp: comm100, nameId: { value: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' } });
     const delivery = deliver(idpContext(), built, 'SAMLRequest', 'post', 'bye');
     assert.equal(delivery.binding, 'post');
     if (delivery.binding !== 'post') return;

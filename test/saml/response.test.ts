@@ -192,12 +192,24 @@ describe('the Response for a signed-in user', () => {
   });
 
   it('takes the NameID from the configured field, in the configured format', async () => {
-    const { xml, nameId } = await buildResponse(
-      idpContext(),
-      input({ nameId: 'agentId', nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent' }),
-    );
+    const { xml, nameId } = await buildResponse(idpContext(), input({ nameId: 'agentId', nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified' }));
     assert.equal(nameId, '1001');
-    assert.match(xml, /<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">1001<\/saml:NameID>/);
+    assert.match(xml, /<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">1001<\/saml:NameID>/);
+  });
+
+  it('writes a chosen NameID with its Format and qualifiers', async () => {
+    const chosen = { value: 'pseudonym-1', format: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent', nameQualifier: IDP_ENTITY_ID, spNameQualifier: 'comm100' } as const;
+    const { xml, nameId, subject } = await buildResponse(idpContext(), input({}, { nameId: chosen }));
+    assert.equal(nameId, 'pseudonym-1');
+    assert.deepEqual(subject, chosen);
+    assert.match(
+      xml,
+      new RegExp(`<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" NameQualifier="${IDP_ENTITY_ID}" SPNameQualifier="comm100">pseudonym-1</saml:NameID>`),
+    );
+  });
+
+  it('will not make a persistent or transient NameID out of a user field', async () => {
+    await assert.rejects(buildResponse(idpContext(), input({ nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent' })), TypeError);
   });
 
   it('refuses a NameID field the user lacks, or that has several values', async () => {
