@@ -106,12 +106,12 @@ export interface TestIdp {
 
 export async function startTestIdp(
   edit: (c: ConfigInput) => ConfigInput = (c) => c,
-  options: { clock?: Clock; dataDir?: string; ports?: [number, number]; logger?: Logger; baseDir?: string } = {},
+  options: { clock?: Clock; dataDir?: string; ports?: [number, number]; logger?: Logger } = {},
 ): Promise<TestIdp> {
   const [idpPort, spPort] = options.ports ?? [await freePort(), await freePort()];
   const dataDir = options.dataDir ?? tempDir();
-  // With the SPs' metadata read (metadata, metadataFile relative to baseDir, metadataUrl), as the server reads it.
-  const config = await resolveConfigWithMetadata(edit(demoLikeConfig(idpPort, spPort, dataDir)), { source: 'test config', baseDir: options.baseDir ?? process.cwd() });
+  // With the SPs' metadata read (metadata, metadataFile relative to the working directory, metadataUrl), as the server reads it.
+  const config = await resolveConfigWithMetadata(edit(demoLikeConfig(idpPort, spPort, dataDir)), { source: 'test config', baseDir: process.cwd() });
   const running = await startAll(config, { logger: options.logger ?? silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
   return {
     url: config.baseUrl,
