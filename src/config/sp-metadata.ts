@@ -115,7 +115,8 @@ async function originOf(kind: SpMetadataOrigin['kind'], where: string, text: str
 
 /** Reads, fetches (or takes from the cache) and parses the SP's metadata; undefined when it has none. Throws ConfigError. */
 export async function readSpMetadata(c: SamlSpConfig, where: string, ctx: MetadataContext): Promise<SpMetadataOrigin | undefined> {
-  if (c.metadata !== undefined) return originOf('metadata', 'inline', c.metadata, `${where}.metadata`, ctx.source, `${where}.metadata`);
+  // The message already names the key (`…saml.metadata: `); the parser's own label only says it is the document given there.
+  if (c.metadata !== undefined) return originOf('metadata', 'inline', c.metadata, 'the document', ctx.source, `${where}.metadata`);
   if (c.metadataFile !== undefined) {
     const file = path.resolve(ctx.baseDir, c.metadataFile);
     const at = `${where}.metadataFile`;
