@@ -11,12 +11,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fetchMetadataText } from '../config/sp-metadata.js';
+import { fetchMetadataText, parseSpMetadataOnce } from '../config/sp-metadata.js';
 import { isNetworkFailure, networkReason } from '../conformance/reach.js';
 import { IdpError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { samlEndpoints } from '../saml/metadata.js';
-import { parseSpMetadata, SpMetadataError, summarizeSpMetadata, type SpMetadata } from '../saml/sp-metadata.js';
+import { SpMetadataError, summarizeSpMetadata, type SpMetadata } from '../saml/sp-metadata.js';
 import { COMMON_OPTIONS, OFFLINE_OPTIONS, UsageError, offlineServices, parse } from './args.js';
 import { answerMessage, idpApiUrl } from './remote.js';
 
@@ -110,7 +110,7 @@ export async function sp(args: string[]): Promise<number> {
   const text = await readDocument(source);
   let md: SpMetadata;
   try {
-    md = await parseSpMetadata(text, source);
+    md = (await parseSpMetadataOnce(text, source)).metadata;
   } catch (err) {
     if (err instanceof SpMetadataError) throw new UsageError(`the metadata cannot be used: ${err.message}`);
     throw err;

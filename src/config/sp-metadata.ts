@@ -97,20 +97,29 @@ export async function fetchMetadataText(url: string, timeoutMs = METADATA_FETCH_
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function originOf(kind: SpMetadataOrigin['kind'], where: string, text: string, label: string, source: string, at: string): Promise<SpMetadataOrigin> {
+/**
+ * `parseSpMetadata` once per document text: an identical document is taken from
+ * the cache (its validUntil checked again). Throws SpMetadataError.
+ */
+export async function parseSpMetadataOnce(text: string, label: string): Promise<{ digest: string; metadata: SpMetadata }> {
   const digest = crypto.createHash('sha256').update(text).digest('hex');
-  let metadata = parsedByDigest.get(digest);
-  if (metadata === undefined) {
-    try {
-      metadata = await parseSpMetadata(text, label);
-    } catch (err) {
-      if (err instanceof SpMetadataError) throw configError(source, at, err.message);
-      throw err;
-    }
-    if (parsedByDigest.size >= PARSED_KEPT) parsedByDigest.delete(parsedByDigest.keys().next().value!);
-    parsedByDigest.set(digest, metadata);
+  const known = parsedByDigest.get(digest);
+  if (known !== undefined && (known.validUntil === undefined || known.validUntil > Date.now())) return { digest, metadata: known };
+  // Parsed anew (also when the cached copy has expired since: the parser says so, precisely).
+  const metadata = await parseSpMetadata(text, label);
+  if (parsedByDigest.size >= PARSED_KEPT) parsedByDigest.delete(parsedByDigest.keys().next().value!);
+  parsedByDigest.set(digest, metadata);
+  return { digest, metadata };
+}
+
+async function originOf(kind: SpMetadataOrigin['kind'], where: string, text: string, label: string, source: string, at: string): Promise<SpMetadataOrigin> {
+  try {
+    const { digest, metadata } = await parseSpMetadataOnce(text, label);
+    return { kind, where, readAt: Date.now(), digest, taken: [], metadata };
+  } catch (err) {
+    if (err instanceof SpMetadataError) throw configError(source, at, err.message);
+    throw err;
   }
-  return { kind, where, readAt: Date.now(), digest, taken: [], metadata };
 }
 
 /** Reads, fetches (or takes from the cache) and parses the SP's metadata; undefined when it has none. Throws ConfigError. */

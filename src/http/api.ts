@@ -142,10 +142,16 @@ export function apiRouter(ctx: AppContext): Router {
   // ---- service providers ----
   /** Applies an edit of the list (which may run again when another replica changed it meanwhile). */
   const editSps = async (edit: ServiceProvidersEdit) => {
+    let edited: readonly unknown[] = [];
     try {
-      return await ctx.changes.editServiceProviders(edit);
+      return await ctx.changes.editServiceProviders((list) => (edited = edit(list)));
     } catch (err) {
-      if (err instanceof ConfigError) throw new IdpError('bad_request', err.message);
+      // The message's serviceProviders[i] is a place in the whole new list: it also names that SP's id.
+      const named = (m: string) => m.replace(/serviceProviders\[(\d+)\]/g, (all, i: string) => {
+        const id = (edited[Number(i)] as { id?: unknown } | undefined)?.id;
+        return typeof id === 'string' ? `${all} (${JSON.stringify(id)})` : all;
+      });
+      if (err instanceof ConfigError) throw new IdpError('bad_request', named(err.message));
       throw err;
     }
   };

@@ -51,6 +51,8 @@ export interface SpMetadata {
   authnRequestsSigned: boolean | undefined;
   /** The SPSSODescriptor's WantAssertionsSigned; undefined when absent. */
   wantAssertionsSigned: boolean | undefined;
+  /** The earliest validUntil of the document (ms since the epoch): it must not be used after. */
+  validUntil: number | undefined;
 }
 
 /** Why a metadata document was refused: the message names what is wrong (and where, when it can). */
@@ -145,13 +147,14 @@ function pickEntity(root: Element, fail: Fail): { entity: Element; enclosing: El
 }
 
 /** A validUntil in the past refuses the whole document (metadata 2.3.1: it must not be used after). */
-function checkValidUntil(el: Element, what: string, now: number, fail: Fail): void {
+function checkValidUntil(el: Element, what: string, now: number, fail: Fail): number | undefined {
   const value = attribute(el, 'validUntil');
-  if (value === undefined) return;
+  if (value === undefined) return undefined;
   // xs:dateTime may lack a time zone; SAML times are UTC (core 1.3.3).
   const until = parseInstant(value.trim()) ?? parseInstant(`${value.trim()}Z`);
   if (until === undefined) return fail(`the validUntil of ${what} is not a date and time: ${quote(value)}.`);
   if (until <= now) fail(`${what} expired on ${value.trim()} (its validUntil): get the SP's current metadata.`);
+  return until;
 }
 
 /** The one SAML 2.0 SPSSODescriptor of `entity`, with at least one AssertionConsumerService. */
@@ -173,9 +176,11 @@ function pickSpDescriptor(entity: Element, fail: Fail): Element {
 function readEntity(entity: Element, sp: Element, enclosing: Element[], now: number, fail: Fail): SpMetadata {
   const entityId = attribute(entity, 'entityID') ?? '';
   const name = entityName(entity);
-  for (const group of enclosing) checkValidUntil(group, `the EntitiesDescriptor ${quote(attribute(group, 'Name') ?? '')}`, now, fail);
-  checkValidUntil(entity, name, now, fail);
-  checkValidUntil(sp, `the SPSSODescriptor of ${name}`, now, fail);
+  const until = [
+    ...enclosing.map((group) => checkValidUntil(group, `the EntitiesDescriptor ${quote(attribute(group, 'Name') ?? '')}`, now, fail)),
+    checkValidUntil(entity, name, now, fail),
+    checkValidUntil(sp, `the SPSSODescriptor of ${name}`, now, fail),
+  ].filter((t): t is number => t !== undefined);
 
   const what = `SPSSODescriptor of ${name}`;
   const acs = childElements(sp, NS.md, 'AssertionConsumerService').map(
@@ -229,6 +234,7 @@ function readEntity(entity: Element, sp: Element, enclosing: Element[], now: num
     nameIdFormats: childElements(sp, NS.md, 'NameIDFormat').map((el) => textContent(el, what)),
     authnRequestsSigned: booleanAttribute(sp, 'AuthnRequestsSigned', what),
     wantAssertionsSigned: booleanAttribute(sp, 'WantAssertionsSigned', what),
+    validUntil: until.length === 0 ? undefined : Math.min(...until),
   };
 }
 

@@ -297,7 +297,9 @@ describe('a SAML SP registered from its metadata, end to end', () => {
       assert.equal(keyMethod.getAttribute('Algorithm'), RSA_OAEP_11);
       assert.equal(first(keyMethod, NS.ds, 'DigestMethod').getAttribute('Algorithm'), 'http://www.w3.org/2001/04/xmlenc#sha256');
       const assertion = decryptAssertion(post.xml, SP_ENCRYPTION);
-      assert.match(assertion, /<saml:NameID [^>]*>alice@example\.com<\/saml:NameID>/);
+      // The metadata's first NameIDFormat is persistent: a pseudonym, never the email; the email travels as an attribute.
+      assert.match(assertion, /<saml:NameID Format="urn:oasis:names:tc:SAML:2\.0:nameid-format:persistent"[^>]*>[A-Za-z0-9_-]{43}<\/saml:NameID>/);
+      assert.match(assertion, /<saml:AttributeValue>alice@example\.com<\/saml:AttributeValue>/);
       assert.match(assertion, new RegExp(`<saml:Audience>${ENC_ENTITY.replace(/\./g, '\\.')}</saml:Audience>`));
     });
   });
@@ -347,7 +349,7 @@ describe('a SAML SP registered from its metadata, end to end', () => {
         assert.equal(res.status, 400, JSON.stringify(res.body).slice(0, 500));
         assert.match(res.headers['content-type'] as string, /^application\/json/);
         assert.equal(res.body.error, 'bad_request');
-        const m = /^Invalid config in control API:\n {2}- serviceProviders\[\d+\]\.saml\.metadata: the document: (.*)$/s.exec(res.body.message as string);
+        const m = /^Invalid config in control API:\n {2}- serviceProviders\[\d+\] \("md-hostile"\)\.saml\.metadata: the document: (.*)$/s.exec(res.body.message as string);
         assert.ok(m, `the message names the key once: ${res.body.message}`);
         assert.equal(m[1], why);
         await api('get', '/api/service-providers/md-hostile').expect(404);

@@ -44,6 +44,7 @@ describe('parseSpMetadata: real SPs', () => {
       nameIdFormats: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
       authnRequestsSigned: true,
       wantAssertionsSigned: true,
+      validUntil: Date.parse('2030-01-03T00:00:00Z'),
     });
   });
 
