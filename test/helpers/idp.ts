@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveConfig, type ResolvedConfig } from '../../src/config/load.js';
+import { resolveConfigWithMetadata, type ResolvedConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startAll, type Running } from '../../src/server.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
@@ -110,7 +110,7 @@ export async function startTestIdp(
 ): Promise<TestIdp> {
   const [idpPort, spPort] = options.ports ?? [await freePort(), await freePort()];
   const dataDir = options.dataDir ?? tempDir();
-  const config = resolveConfig(edit(demoLikeConfig(idpPort, spPort, dataDir)), { source: 'test config', baseDir: process.cwd() });
+  const config = await resolveConfigWithMetadata(edit(demoLikeConfig(idpPort, spPort, dataDir)), { source: 'test config', baseDir: process.cwd() });
   const running = await startAll(config, { logger: options.logger ?? silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
   return {
     url: config.baseUrl,
