@@ -200,7 +200,11 @@ export async function startMellon(p: PreparedMellon, idpMetadataUrl: string): Pr
     detached: true,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
   });
+  // Detached, it would outlive a test process that ends without calling stop().
+  const onProcessExit = () => child.kill('SIGTERM');
+  process.once('exit', onProcessExit);
   const stop = async () => {
+    process.off('exit', onProcessExit);
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
