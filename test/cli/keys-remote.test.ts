@@ -4,28 +4,15 @@
  * message and the exit code.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import type { JSONWebKeySet } from 'jose';
 import { freePort, startTestIdp, tempDir, type TestIdp } from '../helpers/idp.js';
-import { exitOf } from './process.js';
+import { runCli } from './process.js';
 
-const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
 const TOKEN = 'an-admin-token-for-the-cli-rotation-tests';
 
-/** Runs the command line; its exit code and what it printed. */
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { MOCK_IDP_ADMIN_TOKEN: _drop, ...inherited } = process.env;
-  const child = spawn(process.execPath, [...CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...inherited, MOCK_IDP_CONFIG: '', ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await exitOf(child, 30_000);
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 /** The IdP's address as the tests give it to --url: 127.0.0.1 and its port. */
 const urlOf = (idp: TestIdp) => `http://127.0.0.1:${idp.running.idpPort}`;

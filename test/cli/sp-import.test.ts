@@ -4,7 +4,6 @@
  * case checks the exit code and what the user reads.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,32 +16,13 @@ import { login } from '../helpers/http.js';
 import { BINDING, spMetadataXml, startMetadataServer, type MetadataServer } from '../helpers/sp-metadata.js';
 import { autoPost } from '../saml/http-support.js';
 import { redirectQuery } from '../saml/support.js';
+import { runCli } from './process.js';
 
-const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
 const FIXTURES = path.resolve('test/fixtures/sp-metadata');
 const SHIBBOLETH = path.join(FIXTURES, 'shibboleth.sp.xml');
 const TOKEN = 'an-admin-token-for-the-sp-import-tests';
 
-/** Runs the command line; its exit code and what it printed. A command still running after 30 s is killed (by its PID) and fails the test. */
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { MOCK_IDP_ADMIN_TOKEN: _drop, ...inherited } = process.env;
-  const child = spawn(process.execPath, [...CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...inherited, MOCK_IDP_CONFIG: '', ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      reject(new Error(`mock-idp ${args.join(' ')} did not exit within 30 s:\n${stdout}${stderr}`));
-    }, 30_000);
-    child.once('exit', (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 /** What a user must not see: a stack trace. */
 function noStack(text: string): void {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'onelogin_sp.py');
+const HELPERS = path.dirname(fileURLToPath(import.meta.url));
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 export const ONELOGIN = {
@@ -16,10 +16,13 @@ export const ONELOGIN = {
   REDIRECT: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
 } as const;
 
-/** Runs one action of the toolkit and returns its JSON answer. */
-export function runOneLogin<T = Record<string, unknown>>(input: Record<string, unknown>): Promise<T> {
+/**
+ * Runs a python script of test/helpers under /usr/bin/python3 with `input` as JSON
+ * on its standard input; its JSON answer, or a rejection with its stderr.
+ */
+export function runPythonJson<T>(script: string, input: unknown, label = script): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(SYSTEM_PYTHON, [SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(SYSTEM_PYTHON, [path.join(HELPERS, script)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -27,17 +30,22 @@ export function runOneLogin<T = Record<string, unknown>>(input: Record<string, u
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) {
-        reject(new Error(`onelogin_sp.py ${String(input.action)} exited with ${code}: ${stderr.trim()}`));
+        reject(new Error(`${label} exited with ${code}: ${stderr.trim()}`));
         return;
       }
       try {
         resolve(JSON.parse(stdout) as T);
       } catch {
-        reject(new Error(`onelogin_sp.py printed no JSON: ${stdout.slice(0, 500)} ${stderr.slice(0, 500)}`));
+        reject(new Error(`${label} printed no JSON: ${stdout.slice(0, 500)} ${stderr.slice(0, 500)}`));
       }
     });
     child.stdin.end(JSON.stringify(input));
   });
+}
+
+/** Runs one action of the toolkit and returns its JSON answer. */
+export function runOneLogin<T = Record<string, unknown>>(input: Record<string, unknown>): Promise<T> {
+  return runPythonJson<T>('onelogin_sp.py', input, `onelogin_sp.py ${String(input.action)}`);
 }
 
 /** Is the toolkit installed? (The tests fail loudly, rather than skip, when it is not.) */
