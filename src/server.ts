@@ -118,6 +118,7 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
       tenants: demoTenants(config, idp.context.jwtSigner.secrets),
       ...(tls ? { idpCa: tls.cert } : {}),
       saml: samlDemoFromConfig(config),
+      deskAuthenticationServiceName: config.demo.desk.authenticationServiceName,
     });
     try {
       demoServer = await listen(demoSp.app, config.demo.spPort, config.host);

@@ -170,10 +170,31 @@ export const configSchema = z
               email: emailString.describe('The agent\'s email, matched against the token\'s `email` claim.'),
               name: z.string().min(1).optional().describe('Display name at the SP.'),
               active: z.boolean().default(true).describe('An inactive agent is refused with the Comm100 message.'),
+              admin: z
+                .boolean()
+                .default(false)
+                .describe("The account administrator: with Agent SSO enabled, only an admin may sign in with the SP's own email and password (its /login form); a non-admin is sent to SSO with Comm100's message."),
+              password: z
+                .string()
+                .min(1)
+                .max(256)
+                .optional()
+                .describe("The agent's password at the SP itself (its own email and password form), in plain text: a demo value, never logged. Without it the agent can sign in only with SSO."),
             }),
           )
           .default([])
           .describe("The demo SP's own agent list (an SSO email must match an active agent)."),
+        desk: z
+          .strictObject({
+            authenticationServiceName: z
+              .string()
+              .min(1)
+              .max(64)
+              .optional()
+              .describe('The Desk-style SP (the demo SP\'s JWT tenant mounted at /desk) offers "Login with <this name>" on its sign-in page, as Desk does with the Authentication Service Name. Without it the page offers only the site-ID form.'),
+          })
+          .prefault({})
+          .describe('The Desk-style SP of the demo SP.'),
       })
       .prefault({})
       .describe('The demo service provider (Comm100-like). Off with a user config unless enabled.'),

@@ -26,6 +26,8 @@ export interface DemoSpOptions {
   idpCa?: string;
   /** Seconds of clock skew tolerated when checking exp/nbf/iat. */
   clockToleranceSeconds?: number;
+  /** "Login with <this name>" on the sign-in page of the Desk-style tenant (mount /desk), from demo.desk.authenticationServiceName. */
+  deskAuthenticationServiceName?: string | undefined;
   /** The SAML side (src/demo-sp/saml.ts, `samlDemoFromConfig`), when a SAML SP is registered on this origin. */
   saml?: SamlDemoSetup | undefined;
 }
