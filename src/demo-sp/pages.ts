@@ -46,6 +46,7 @@ export function errorPage(options: DemoSpOptions) {
       message,
       status,
       detail: err instanceof DemoError ? err.detail : undefined,
+      errorCode: err instanceof DemoError ? err.errorCode : undefined,
       // Offered when the IdP signed in someone this SP refuses: signing in again would only repeat it.
       switchAccountUrl: status === 403 ? tenant.switchAccountUrl : undefined,
     });

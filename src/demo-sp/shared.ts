@@ -12,6 +12,10 @@ export interface DemoAgent {
   email: string;
   name?: string | undefined;
   active: boolean;
+  /** The account administrator: the only agent who may sign in with the SP's own password while Agent SSO is on. */
+  admin?: boolean | undefined;
+  /** The agent's password at the SP itself (a demo value, never logged or shown). */
+  password?: string | undefined;
 }
 
 /** What Comm100 answers an agent the IdP signed in but who has no active account there. */
@@ -45,6 +49,8 @@ export class DemoError extends Error {
     readonly status: number,
     message: string,
     readonly detail?: RefusalDetail,
+    /** The `errorcode` of Comm100's SSO error redirect, explained on the error page. */
+    readonly errorCode?: { code: number; name: string; explanation: string },
   ) {
     super(message);
   }
@@ -56,17 +62,27 @@ export function localPath(value: unknown, fallback: string): string {
   return value;
 }
 
-const emailKey = (email: string): string => email.normalize('NFKC').toLowerCase();
+/** An email as agents are compared: NFKC and lower case. */
+export const emailKey = (email: string): string => email.normalize('NFKC').toLowerCase();
 
-/**
- * The agent a sign-in names (by email, compared after NFKC and lower-casing), or a
- * 403 with Comm100's message when there is no such agent or the agent is inactive.
- */
-export function agentLookup(agents: readonly DemoAgent[]): (email: string) => DemoAgent {
+/** The active agent a sign-in names (by email, compared after NFKC and lower-casing), or undefined. */
+export function activeAgentFinder(agents: readonly DemoAgent[]): (email: string) => DemoAgent | undefined {
   const byEmail = new Map(agents.map((a) => [emailKey(a.email), a]));
   return (email) => {
     const agent = byEmail.get(emailKey(email));
-    if (!agent || !agent.active) throw new DemoError(403, COMM100_INACTIVE_MESSAGE);
+    return agent?.active ? agent : undefined;
+  };
+}
+
+/**
+ * The agent a sign-in names, or a 403 with Comm100's message when there is no such
+ * agent or the agent is inactive.
+ */
+export function agentLookup(agents: readonly DemoAgent[]): (email: string) => DemoAgent {
+  const find = activeAgentFinder(agents);
+  return (email) => {
+    const agent = find(email);
+    if (!agent) throw new DemoError(403, COMM100_INACTIVE_MESSAGE);
     return agent;
   };
 }
