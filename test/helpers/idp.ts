@@ -87,8 +87,8 @@ export function demoLikeConfig(idpPort: number, spPort: number, dataDir: string)
       spBaseUrl: sp,
       siteId: '10000',
       agents: [
-        { email: 'alice@example.com', name: 'Alice Agent', active: true },
-        { email: 'bob@example.com', name: 'Bob Builder', active: true },
+        { email: 'alice@example.com', name: 'Alice Agent', active: true, admin: true, password: 'alice-sp-password' },
+        { email: 'bob@example.com', name: 'Bob Builder', active: true, password: 'bob-sp-password' },
         { email: 'carol@example.com', name: 'Carol Inactive', active: false },
       ],
     },

@@ -56,7 +56,10 @@ describe('the demo service provider', () => {
       ['erin@example.com', 'erin-password'],
     ] as const) {
       const tokenUrl = new URL(await tokenUrlFor(await idpAgent(email, password)));
-      const res = await request(idp.spUrl).get(tokenUrl.pathname + tokenUrl.search).expect(403);
+      // As Comm100 does: the consumer redirects with errorcode 3, and that page says why.
+      const consumed = await request(idp.spUrl).get(tokenUrl.pathname + tokenUrl.search).expect(303);
+      assert.equal(consumed.headers.location, '/sso/error?errorcode=3&reason=no-active-agent');
+      const res = await request(idp.spUrl).get(consumed.headers.location as string).expect(403);
       assert.match(res.text, /This account does not exist in Comm100 or its status has been set inactive/);
     }
   });
