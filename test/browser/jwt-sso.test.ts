@@ -152,11 +152,11 @@ describe('JWT single sign-on in a browser', { timeout: 10 * TIMEOUTS.test }, () 
         assert.equal(spCookies.get('demosp-desk.sid'), '/desk');
 
         // 4. The same SP again after its own session ended (its cookie gone, as when it expires):
-        //    the IdP session is reused, no password.
+        //    the IdP session is reused, no password, and the SP remembers the site ID, so its
+        //    dedicated sign-in URL goes straight through ("only the first login requires inputting the site ID").
         await s.context.clearCookies({ name: 'demosp.sid' });
         const again = seen.length;
         await page.goto(`${idp.spUrl}/LoginSSO.aspx?siteid=10000`);
-        await page.getByRole('button', { name: 'Sign in with SSO' }).click();
         await page.waitForURL(`${idp.spUrl}/agent`);
         assert.equal(await text(page.getByTestId('sp-agent')), ALICE.name);
         assert.ok(!seen.slice(again).some((r) => isIdpLogin(r.url)), 'no login form the second time');
@@ -210,8 +210,10 @@ describe('JWT single sign-on in a browser', { timeout: 10 * TIMEOUTS.test }, () 
       await startSpSignIn(page);
       await fillLogin(page, CAROL.email, CAROL.password);
 
-      await page.waitForURL((u) => u.origin === idp.spUrl && u.pathname === '/sso/jwt/consumer');
+      // As Comm100 does, the consumer redirects with errorcode 3 ("Normal Error"), which the page explains.
+      await page.waitForURL((u) => u.origin === idp.spUrl && u.pathname === '/sso/error' && u.searchParams.get('errorcode') === '3');
       assert.match(await text(page.getByTestId('sp-error')), new RegExp(COMM100_INACTIVE));
+      assert.match(await text(page.getByTestId('sp-errorcode')), /Normal Error/);
       assert.equal(await page.getByTestId('sp-agent').count(), 0, 'not signed in at the SP');
 
       // Carol is signed in at the IdP, so "try again" alone would only repeat the refusal:
@@ -280,8 +282,12 @@ describe('JWT single sign-on in a browser', { timeout: 10 * TIMEOUTS.test }, () 
       await page.waitForURL((u) => isIdpLogin(u.href));
       assert.equal(await text(page.getByRole('heading', { level: 1 })), 'Sign in');
       await page.getByLabel('Password').waitFor({ state: 'visible' });
-      // ...and so does the SP's SSO: the password is asked again.
-      await startSpSignIn(page);
+      // ...and so does the SP's SSO: the password is asked again. The SP remembers the site ID,
+      // so its dedicated sign-in URL goes straight to the IdP.
+      await page.goto(`${idp.spUrl}/LoginSSO.aspx?siteid=10000`);
+      await page.waitForURL((u) => isIdpLogin(u.href));
+      assert.match(await text(page.locator('main')), /to continue to Comm100 \(test\)/);
+      await page.getByLabel('Password').waitFor({ state: 'visible' });
       assertNoPageProblems(s);
     }),
   );
