@@ -19,7 +19,17 @@ export const JWT_FAULT_NAMES = [
   'missing-jti',
   'replayed-jti',
   'clock-skew',
+  'missing-identity',
+  'missing-exp',
+  'old-shared-token',
 ] as const;
+
+/**
+ * The faults of a Contact JWT (a token that identifies a website visitor to a
+ * messenger widget, src/config/sp-schema.ts `jwt.identityClaim`): offered and
+ * applied only for SPs with an identityClaim (src/issue/issuer.ts jwtFaultUnfitFor).
+ */
+export const CONTACT_JWT_FAULT_NAMES = ['missing-identity', 'missing-exp', 'old-shared-token'] as const;
 
 export const SAML_FAULT_NAMES = [
   'unsigned',
@@ -124,6 +134,24 @@ export const JWT_FAULTS: Readonly<Record<JwtFaultName, FaultInfo>> = {
     'RFC 7519 §4.1.4 and §4.1.5 (a small leeway only)',
     'must-reject-beyond-leeway',
     { takesValue: true },
+  ),
+  'missing-identity': info(
+    'jwt',
+    'missing-identity',
+    "Contact JWT: the SP's identity claim (jwt.identityClaim, e.g. identity) is left out, so the token names no visitor.",
+    'Comm100 Secure Messenger: the identity key is required; RFC 7519 §7.2 (claims the application requires)',
+  ),
+  'missing-exp': info(
+    'jwt',
+    'missing-exp',
+    'Contact JWT: the exp claim is left out, so the token never expires.',
+    'RFC 7519 §4.1.4 (exp), required by the Authorize API; RFC 8725 §3.10',
+  ),
+  'old-shared-token': info(
+    'jwt',
+    'old-shared-token',
+    "Contact JWT, HS256: signed with the SP's previous shared token (jwt.secret before its last run-time change, e.g. a Reset shared token); header and claims are untouched.",
+    'RFC 7515 §5.2 (JWS validation, step 8): a reset shared token must stop working',
   ),
 };
 

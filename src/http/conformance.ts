@@ -23,7 +23,7 @@ export function conformanceRouter(ctx: AppContext): Router {
     if (!sp) throw new IdpError('unknown_sp', `There is no service provider "${spId}".`);
     if (!sp.jwt && !sp.saml) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.name}" has neither a jwt nor a saml section.`);
     const protocols = [...(sp.jwt ? ['jwt' as const] : []), ...(sp.saml ? ['saml' as const] : [])];
-    const caseCount = protocols.reduce((n, p) => n + faultsFor(p, sp).length + 2, 0);
+    const caseCount = protocols.reduce((n, p) => n + faultsFor(p, sp, ctx).length + 2, 0);
     return { sp, protocols, caseCount };
   };
 
