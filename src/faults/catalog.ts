@@ -18,10 +18,10 @@ export const JWT_FAULT_NAMES = [
   'missing-email',
   'missing-jti',
   'replayed-jti',
-  'clock-skew',
   'missing-identity',
   'missing-exp',
   'old-shared-token',
+  'clock-skew',
 ] as const;
 
 /**
@@ -127,14 +127,6 @@ export const JWT_FAULTS: Readonly<Record<JwtFaultName, FaultInfo>> = {
   'missing-email': info('jwt', 'missing-email', 'The email claim is left out.', 'OpenID Connect Core 1.0 §5.1 (email), a claim the SP requires'),
   'missing-jti': info('jwt', 'missing-jti', 'The jti claim is left out, so the SP cannot detect a replay.', 'RFC 7519 §4.1.7 (jti), required by SPs that refuse replays'),
   'replayed-jti': info('jwt', 'replayed-jti', 'jti is the one of the last fault-free token sent to this SP; everything else is fresh.', 'RFC 7519 §4.1.7 (jti: prevents replay)', 'must-reject', { stateful: true }),
-  'clock-skew': info(
-    'jwt',
-    'clock-skew',
-    'iat, nbf and exp are shifted by <seconds>, as from an IdP whose clock runs that far ahead (negative: behind).',
-    'RFC 7519 §4.1.4 and §4.1.5 (a small leeway only)',
-    'must-reject-beyond-leeway',
-    { takesValue: true },
-  ),
   'missing-identity': info(
     'jwt',
     'missing-identity',
@@ -152,6 +144,14 @@ export const JWT_FAULTS: Readonly<Record<JwtFaultName, FaultInfo>> = {
     'old-shared-token',
     "Contact JWT, HS256: signed with the SP's previous shared token (jwt.secret before its last run-time change, e.g. a Reset shared token); header and claims are untouched.",
     'RFC 7515 §5.2 (JWS validation, step 8): a reset shared token must stop working',
+  ),
+  'clock-skew': info(
+    'jwt',
+    'clock-skew',
+    'iat, nbf and exp are shifted by <seconds>, as from an IdP whose clock runs that far ahead (negative: behind).',
+    'RFC 7519 §4.1.4 and §4.1.5 (a small leeway only)',
+    'must-reject-beyond-leeway',
+    { takesValue: true },
   ),
 };
 
