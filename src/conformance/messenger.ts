@@ -78,6 +78,6 @@ export function judgeAuthorize(expected: 'accept' | 'reject', answer: { status: 
     return { accepted, pass: accepted, note };
   }
   if (accepted) return { accepted, pass: false, note: undefined };
-  if (answer.status >= 400 && answer.status < 500) return { accepted, pass: true, note: answer.status === 401 ? undefined : `refused, but with ${answer.status}: 401 expected` };
-  return { accepted, pass: false, note: `${answer.status} is no refusal: a 4xx (401) expected` };
+  if (answer.status >= 400 && answer.status < 500) return { accepted, pass: true, note: answer.status === 401 ? undefined : '401 expected' };
+  return { accepted, pass: false, note: 'no refusal: a 4xx (401) expected' };
 }
