@@ -107,6 +107,13 @@ export class Services implements RuntimeHost {
   #spById: Map<string, ResolvedServiceProvider>;
   #listeners: (() => void)[] = [];
   #changes: RuntimeChanges | undefined;
+  /**
+   * The HS256 secret each SP had before its last run-time change (control API, the
+   * demo SP's "Reset shared token"), for the old-shared-token fault. In this
+   * process's memory only: lost on restart, and with store: redis each replica
+   * remembers the changes it applied itself (every replica applies each change).
+   */
+  readonly #previousHsSecrets = new Map<string, string>();
 
   private constructor(init: {
     fileConfig: ResolvedConfig;
@@ -147,6 +154,7 @@ export class Services implements RuntimeHost {
       keystore: init.keystore,
       clock: init.clock,
       state: this.state,
+      previousSecret: (spId) => this.previousHsSecret(spId),
     });
     this.nameIds = nameIdSource({ secret: init.nameIdSecret, idpEntityId: () => this.#config.saml.entityId, newTransient: () => init.ids.samlId(), durable: this.durableState });
     this.flows = new FlowHistory({ capacity: init.fileConfig.flowHistorySize, clock: init.clock, state: this.state });
@@ -295,11 +303,26 @@ export class Services implements RuntimeHost {
   async #apply(next: ResolvedConfig): Promise<GeneratedSecret[]> {
     await this.keystore.setSpKeys(spKeysOf(next));
     const { secrets, generated } = resolveHsSecrets(next.serviceProviders, this.db);
+    this.#rememberPreviousSecrets(this.#jwtSigner.secrets, secrets);
     this.#jwtSigner = new JwtSigner({ serviceProviders: next.serviceProviders, keystore: this.keystore, secrets, clock: this.clock, newJti: this.ids.jti });
     this.#config = next;
     this.#spById = new Map(next.serviceProviders.map((sp) => [sp.id, sp]));
     for (const l of this.#listeners) l();
     return generated;
+  }
+
+  /** The HS256 secret an SP had before its last run-time change, if this process saw one (the old-shared-token fault). */
+  previousHsSecret(spId: string): string | undefined {
+    return this.#previousHsSecrets.get(spId);
+  }
+
+  #rememberPreviousSecrets(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): void {
+    for (const [spId, secret] of before) {
+      const now = after.get(spId);
+      if (now !== undefined && now !== secret) this.#previousHsSecrets.set(spId, secret);
+    }
+    // Changed back (a reset to the file's secret, say): the remembered one would sign validly.
+    for (const [spId, secret] of this.#previousHsSecrets) if (after.get(spId) === secret) this.#previousHsSecrets.delete(spId);
   }
 
   /**

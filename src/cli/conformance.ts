@@ -9,7 +9,9 @@ const CONFORMANCE_HELP = `Usage: mock-idp conformance --sp ID [options]
 Deliver one valid token or assertion to the service provider as a browser would,
 then every fault mock-idp can inject (and a replay of the valid one), each in a
 fresh cookie jar, and report what the SP wrongly accepts. Only the SP's
-registered URLs are contacted. Exit code 0 only if the valid case was accepted
+registered URLs are contacted. For an SP with conformance.messenger, the JWT
+cases are POSTed to the messenger's Authorize API instead (a valid Contact JWT
+must get 200 with an accessToken, every bad one a 4xx, 401 expected). Exit code 0 only if the valid case was accepted
 and every bad case rejected; 1 if the SP answered a case wrongly (or rejects even
 the valid one); 3 if the SP could not be reached (connection refused, DNS, TLS,
 timeout), so the run could not be made; 2 for a usage or config error.

@@ -173,6 +173,18 @@ export const conformanceSchema = z
       })
       .default({})
       .describe('How to tell that the SP accepted a token or assertion; every condition given must hold. Default: a status below 400 that sets a cookie.'),
+    messenger: z
+      .strictObject({
+        authorizeUrl: httpUrl.describe("The messenger's Authorize API (Comm100's POST /securemessage/authorize), on one of the SP's registered origins."),
+        siteId: z
+          .union([z.number().int().min(0), z.string().regex(/^\d{1,15}$/, 'must be a number')])
+          .describe('The site the messenger belongs to, sent as the number siteId.'),
+        messengerId: z.string().min(1).max(256).describe('The messenger (a UUID in Comm100).'),
+      })
+      .optional()
+      .describe(
+        'A messenger widget (Comm100 Secure Messenger) whose Authorize API exchanges this SP\'s Contact JWT: the JWT cases are POSTed there as JSON {siteId, messengerId, contactJwt, isPreview: false} instead of delivered to redirectUrls; a valid one must get 200 with an accessToken, every bad one a 4xx (401 expected).',
+      ),
     timeoutMs: z.number().int().min(100).max(60_000).default(5_000).describe('Per-request timeout.'),
     totalTimeoutMs: z.number().int().min(1_000).max(600_000).default(120_000).describe('Cap on a whole run.'),
   })
@@ -207,6 +219,14 @@ export const serviceProviderSchema = z
       if (url !== undefined && !fromMetadata && !origins.has(new URL(url).origin)) {
         const path = key === 'startUrl' ? ['conformance', 'startUrl'] : ['conformance', 'acceptedWhen', 'probeUrl'];
         ctx.addIssue({ code: 'custom', path, message: "must be on the origin of one of the SP's redirectUrls or acsUrls" });
+      }
+    }
+    const messenger = sp.conformance?.messenger;
+    if (messenger !== undefined) {
+      if (sp.jwt === undefined) ctx.addIssue({ code: 'custom', path: ['conformance', 'messenger'], message: 'needs a jwt section: the Contact JWT is minted from it' });
+      const allowed = new Set([...origins, ...sp.allowedOrigins.map((u) => new URL(u).origin)]);
+      if (!fromMetadata && !allowed.has(new URL(messenger.authorizeUrl).origin)) {
+        ctx.addIssue({ code: 'custom', path: ['conformance', 'messenger', 'authorizeUrl'], message: "must be on the origin of one of the SP's redirectUrls, acsUrls or allowedOrigins" });
       }
     }
     if (sp.conformance?.acceptedWhen.locationMatches !== undefined) {

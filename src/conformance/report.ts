@@ -13,7 +13,7 @@ function observedText(c: CaseResult): string {
   if (c.observed === 'not run') return 'not run';
   if (c.observed === 'error') return `error: ${c.firstLine}`;
   if (c.observed === 'unreachable') return c.firstLine;
-  return `${c.observed} (${c.status}${c.firstLine ? `: ${c.firstLine}` : ''})`;
+  return `${c.observed} (${c.status}${c.note ? `, ${c.note}` : ''}${c.firstLine ? `: ${c.firstLine}` : ''})`;
 }
 
 function headline(r: ConformanceReport): string {

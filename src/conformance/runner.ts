@@ -21,6 +21,8 @@ import type { Services } from '../services.js';
 import type { JwtSp } from '../sps.js';
 import type { User } from '../users/store.js';
 import { firstLineOf } from './answer-text.js';
+import { Jar } from './jar.js';
+import { authorizeBody, jwtCaseFaults, judgeAuthorize } from './messenger.js';
 import { SpUnreachable, isNetworkFailure, networkReason } from './reach.js';
 
 /** unreachable: the SP gave no answer at all (nothing listens, DNS, TLS, timeout): not the SP's verdict. */
@@ -39,6 +41,8 @@ export interface CaseResult {
   status: number | undefined;
   firstLine: string;
   verdict: Verdict;
+  /** What the verdict needs said beside the answer (a messenger's refusal that is not the 401 expected). */
+  note?: string | undefined;
 }
 
 export interface ConformanceReport {
@@ -66,35 +70,6 @@ export interface RunOptions {
   user?: string;
   /** Only these protocols (default: every protocol the SP has). */
   protocols?: ('jwt' | 'saml')[];
-}
-
-/** A cookie jar for one simulated browser: name=value, per origin. */
-class Jar {
-  readonly #cookies = new Map<string, Map<string, string>>();
-  header(url: string): string | undefined {
-    const c = this.#cookies.get(new URL(url).origin);
-    return c && c.size > 0 ? [...c].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
-  }
-  /** Stores the response's cookies; returns the names it set. */
-  store(url: string, res: Response): string[] {
-    const origin = new URL(url).origin;
-    const set: string[] = [];
-    for (const line of res.headers.getSetCookie()) {
-      const pair = line.split(';')[0]!;
-      const i = pair.indexOf('=');
-      if (i <= 0) continue;
-      const name = pair.slice(0, i).trim();
-      const value = pair.slice(i + 1).trim();
-      const jar = this.#cookies.get(origin) ?? new Map<string, string>();
-      if (/;\s*max-age=0/i.test(line) || /;\s*expires=Thu, 01 Jan 1970/i.test(line)) jar.delete(name);
-      else {
-        jar.set(name, value);
-        set.push(name);
-      }
-      this.#cookies.set(origin, jar);
-    }
-    return set;
-  }
 }
 
 interface Answer {
@@ -130,10 +105,11 @@ export class ConformanceRunner {
       keystore: services.keystore,
       clock: services.clock,
       state: new MemoryStateStore({ now: () => services.clock.now() }),
+      previousSecret: (spId) => services.previousHsSecret(spId),
     });
     this.#timeoutMs = sp.conformance?.timeoutMs ?? 5_000;
     this.#deadline = Date.now() + (sp.conformance?.totalTimeoutMs ?? 120_000);
-    const urls = [...(sp.jwt?.redirectUrls ?? []), ...(sp.saml?.acsUrls ?? []), sp.conformance?.startUrl, sp.conformance?.acceptedWhen.probeUrl];
+    const urls = [...(sp.jwt?.redirectUrls ?? []), ...(sp.saml?.acsUrls ?? []), sp.conformance?.startUrl, sp.conformance?.acceptedWhen.probeUrl, sp.conformance?.messenger?.authorizeUrl];
     this.#allowed = new Set(urls.filter((u): u is string => u !== undefined).map((u) => this.#key(u)));
   }
 
@@ -143,7 +119,7 @@ export class ConformanceRunner {
   }
 
   /** Sends one request to a registered SP URL, never anywhere else. */
-  async #send(jar: Jar, url: string, init: { method: 'GET' | 'POST'; form?: Record<string, string> }): Promise<Answer> {
+  async #send(jar: Jar, url: string, init: { method: 'GET' | 'POST'; form?: Record<string, string>; json?: Record<string, unknown> }): Promise<Answer> {
     if (!this.#allowed.has(this.#key(url))) throw new IdpError('forbidden_origin', `${this.#key(url)} is not a registered URL of ${this.#sp.id}; the runner does not send anything there.`);
     if (Date.now() > this.#deadline) throw new IdpError('bad_request', 'The run reached its time cap (conformance.totalTimeoutMs).');
     const headers: Record<string, string> = { 'user-agent': 'mock-idp conformance runner', accept: 'text/html,application/json;q=0.9,*/*;q=0.8' };
@@ -153,6 +129,10 @@ export class ConformanceRunner {
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
+    }
+    if (init.json) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(init.json);
     }
     let res: Response;
     try {
@@ -190,6 +170,8 @@ export class ConformanceRunner {
 
   async #deliverJwt(jar: Jar, token: string): Promise<Answer> {
     const jwt = this.#sp.jwt!;
+    const messenger = this.#sp.conformance?.messenger;
+    if (messenger) return this.#send(jar, messenger.authorizeUrl, { method: 'POST', json: authorizeBody(messenger, token) });
     const target = jwt.redirectUrls[0]!;
     if (jwt.delivery === 'post') return this.#send(jar, target, { method: 'POST', form: { jwt: token } });
     return this.#send(jar, appendToUrl(new URL(target), { jwt: token }), { method: 'GET' });
@@ -240,10 +222,12 @@ export class ConformanceRunner {
     const judge = async (base: Omit<CaseResult, 'observed' | 'status' | 'firstLine' | 'verdict'>, jar: Jar, deliver: () => Promise<Answer>): Promise<CaseResult> => {
       try {
         const answer = await deliver();
-        const accepted = await this.#accepted(jar, answer);
+        const authorize = base.protocol === 'jwt' && sp.conformance?.messenger ? judgeAuthorize(base.expected, answer) : undefined;
+        const accepted = authorize ? authorize.accepted : await this.#accepted(jar, answer);
         const observed = accepted ? 'accepted' : 'rejected';
-        const verdict: Verdict = (base.expected === 'accept') === accepted ? 'pass' : 'fail';
-        return { ...base, observed, status: answer.status, firstLine: firstLineOf(answer.body) || (answer.location ? `→ ${answer.location}` : ''), verdict };
+        const verdict: Verdict = (authorize ? authorize.pass : (base.expected === 'accept') === accepted) ? 'pass' : 'fail';
+        const firstLine = firstLineOf(answer.body) || (answer.location ? `→ ${answer.location}` : '');
+        return { ...base, observed, status: answer.status, firstLine, verdict, ...(authorize?.note ? { note: authorize.note } : {}) };
       } catch (err) {
         if (err instanceof SpUnreachable) return { ...base, observed: 'unreachable', status: undefined, firstLine: err.message, verdict: 'unreachable' };
         const message = err instanceof IdpError ? err.message : err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : `request failed: ${(err as Error).message}`;
@@ -260,9 +244,13 @@ export class ConformanceRunner {
     });
 
     for (const protocol of protocols) {
-      const catalog: readonly FaultInfo[] = faultsFor(protocol, sp);
-      const validTitle = protocol === 'jwt' ? `A valid token, delivered by ${sp.jwt!.delivery === 'post' ? 'form POST' : 'redirect'}` : `A valid signed Response, auto-POSTed to the ACS${sp.conformance?.startUrl ? ' in answer to a fresh AuthnRequest' : ' (unsolicited)'}`;
-      const validRef = protocol === 'jwt' ? 'RFC 7519 §7.2' : 'SAML 2.0 Profiles §4.1.4';
+      const catalog: readonly FaultInfo[] = protocol === 'jwt' ? jwtCaseFaults(sp, this.#services) : faultsFor(protocol, sp);
+      const messenger = protocol === 'jwt' ? sp.conformance?.messenger : undefined;
+      const validTitle = messenger
+        ? "A valid Contact JWT, POSTed to the messenger's Authorize API (200 with an accessToken expected)"
+        : protocol === 'jwt'
+          ? `A valid token, delivered by ${sp.jwt!.delivery === 'post' ? 'form POST' : 'redirect'}` : `A valid signed Response, auto-POSTed to the ACS${sp.conformance?.startUrl ? ' in answer to a fresh AuthnRequest' : ' (unsolicited)'}`;
+      const validRef = messenger ? 'Comm100 Secure Messenger: Authorize API' : protocol === 'jwt' ? 'RFC 7519 §7.2' : 'SAML 2.0 Profiles §4.1.4';
       if (stopped) {
         cases.push({ ...notRun({ id: `${protocol}:valid`, protocol, title: validTitle, reference: validRef }), expected: 'accept' });
         for (const f of catalog) cases.push(notRun({ id: `${protocol}:${f.name}`, protocol, title: caseTitle(f), reference: f.violates }));
@@ -288,7 +276,7 @@ export class ConformanceRunner {
       if (valid.verdict !== 'pass') {
         stopped = valid.verdict === 'unreachable' ? valid.firstLine : `Your SP rejects even a valid ${protocol === 'jwt' ? 'token' : 'assertion'}: ${valid.status ?? 'no answer'} ${valid.firstLine}`.trim();
         for (const f of catalog) cases.push(notRun({ id: `${protocol}:${f.name}`, protocol, title: caseTitle(f), reference: f.violates }));
-        cases.push(notRun({ id: `${protocol}:replay`, protocol, title: 'The valid one again', reference: '' }));
+        if (!messenger) cases.push(notRun({ id: `${protocol}:replay`, protocol, title: 'The valid one again', reference: '' }));
         continue;
       }
       // 2. Every fault, each in a fresh cookie jar.
@@ -306,7 +294,8 @@ export class ConformanceRunner {
           }),
         );
       }
-      // 3. The valid token or assertion, delivered a second time.
+      // 3. The valid token or assertion, delivered a second time (an Authorize API may exchange a Contact JWT again).
+      if (messenger) continue;
       const replayJar = new Jar();
       cases.push(
         await judge(

@@ -18,8 +18,18 @@ export const JWT_FAULT_NAMES = [
   'missing-email',
   'missing-jti',
   'replayed-jti',
+  'missing-identity',
+  'missing-exp',
+  'old-shared-token',
   'clock-skew',
 ] as const;
+
+/**
+ * The faults of a Contact JWT (a token that identifies a website visitor to a
+ * messenger widget, src/config/sp-schema.ts `jwt.identityClaim`): offered and
+ * applied only for SPs with an identityClaim (src/issue/issuer.ts jwtFaultUnfitFor).
+ */
+export const CONTACT_JWT_FAULT_NAMES = ['missing-identity', 'missing-exp', 'old-shared-token'] as const;
 
 export const SAML_FAULT_NAMES = [
   'unsigned',
@@ -117,6 +127,24 @@ export const JWT_FAULTS: Readonly<Record<JwtFaultName, FaultInfo>> = {
   'missing-email': info('jwt', 'missing-email', 'The email claim is left out.', 'OpenID Connect Core 1.0 §5.1 (email), a claim the SP requires'),
   'missing-jti': info('jwt', 'missing-jti', 'The jti claim is left out, so the SP cannot detect a replay.', 'RFC 7519 §4.1.7 (jti), required by SPs that refuse replays'),
   'replayed-jti': info('jwt', 'replayed-jti', 'jti is the one of the last fault-free token sent to this SP; everything else is fresh.', 'RFC 7519 §4.1.7 (jti: prevents replay)', 'must-reject', { stateful: true }),
+  'missing-identity': info(
+    'jwt',
+    'missing-identity',
+    "Contact JWT: the SP's identity claim (jwt.identityClaim, e.g. identity) is left out, so the token names no visitor.",
+    'Comm100 Secure Messenger: the identity key is required; RFC 7519 §7.2 (claims the application requires)',
+  ),
+  'missing-exp': info(
+    'jwt',
+    'missing-exp',
+    'Contact JWT: the exp claim is left out, so the token never expires.',
+    'RFC 7519 §4.1.4 (exp), required by the Authorize API; RFC 8725 §3.10',
+  ),
+  'old-shared-token': info(
+    'jwt',
+    'old-shared-token',
+    "Contact JWT, HS256: signed with the SP's previous shared token (jwt.secret before its last run-time change, e.g. a Reset shared token); header and claims are untouched.",
+    'RFC 7515 §5.2 (JWS validation, step 8): a reset shared token must stop working',
+  ),
   'clock-skew': info(
     'jwt',
     'clock-skew',

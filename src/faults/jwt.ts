@@ -8,7 +8,7 @@ import type { JWTPayload } from 'jose';
 import { IdpError } from '../errors.js';
 import { FAULT_TIME_MARGIN_SECONDS, FAULT_VALUES, type JwtFault } from './catalog.js';
 
-export const JWT_SIGNATURE_FAULTS = ['bad-signature', 'wrong-key', 'alg-none', 'hs-rs-confusion'] as const;
+export const JWT_SIGNATURE_FAULTS = ['bad-signature', 'wrong-key', 'alg-none', 'hs-rs-confusion', 'old-shared-token'] as const;
 export type JwtSignatureFault = (typeof JWT_SIGNATURE_FAULTS)[number];
 
 export interface JwtClaimFaultContext {
@@ -19,6 +19,8 @@ export interface JwtClaimFaultContext {
   /** The jti of the last fault-free token sent to this SP, for replayed-jti. */
   lastJti: string | undefined;
   spId: string;
+  /** The claim that carries a Contact JWT's identity (the SP's jwt.identityClaim), for missing-identity. */
+  identityClaim?: string | undefined;
 }
 
 function shiftTimes(claims: JWTPayload, delta: number): void {
@@ -64,6 +66,13 @@ export function applyJwtClaimFaults(input: JWTPayload, faults: readonly JwtFault
       case 'missing-jti':
         delete claims.jti;
         break;
+      case 'missing-identity':
+        if (ctx.identityClaim === undefined) throw new IdpError('invalid_fault', `missing-identity leaves out the identity claim of a Contact JWT, and ${ctx.spId} has no jwt.identityClaim.`);
+        delete claims[ctx.identityClaim];
+        break;
+      case 'missing-exp':
+        delete claims.exp;
+        break;
       case 'replayed-jti':
         if (ctx.lastJti === undefined) {
           throw new IdpError(
@@ -91,6 +100,8 @@ export interface JwtSignatureFaultKeys {
   wrongKey?: KeyObject | undefined;
   /** hs-rs-confusion: the SP's verification key as SPKI PEM text (the HMAC secret of the attack). */
   publicKeyPem?: string | undefined;
+  /** old-shared-token: the SP's previous HS256 shared token (used as UTF-8 bytes, as the current one is). */
+  previousSecret?: string | undefined;
 }
 
 const b64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
@@ -136,6 +147,12 @@ export function applyJwtSignatureFault(token: string, fault: JwtSignatureFault, 
       const h2 = b64url(JSON.stringify({ ...header, alg: 'HS256' }));
       const mac = crypto.createHmac('sha256', Buffer.from(keys.publicKeyPem, 'utf8')).update(`${h2}.${p}`, 'ascii').digest();
       return `${h2}.${p}.${b64url(mac)}`;
+    }
+    case 'old-shared-token': {
+      if (header.alg !== 'HS256') throw new TypeError('old-shared-token needs an HS256 token');
+      if (!keys.previousSecret) throw new TypeError('old-shared-token needs the previous secret');
+      const mac = crypto.createHmac('sha256', Buffer.from(keys.previousSecret, 'utf8')).update(`${h}.${p}`, 'ascii').digest();
+      return `${h}.${p}.${b64url(mac)}`;
     }
   }
 }

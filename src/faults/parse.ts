@@ -22,7 +22,8 @@ export const MAX_FAULTS = 6;
 const EXCLUSIVE: Record<FaultProtocol, { names: readonly string[]; why: string }[]> = {
   jwt: [
     { names: ['expired', 'not-yet-valid', 'clock-skew'], why: "they all set the token's times" },
-    { names: ['bad-signature', 'wrong-key', 'alg-none', 'hs-rs-confusion'], why: 'they all replace the signature' },
+    { names: ['expired', 'missing-exp'], why: 'one sets exp and the other removes it' },
+    { names: ['bad-signature', 'wrong-key', 'alg-none', 'hs-rs-confusion', 'old-shared-token'], why: 'they all replace the signature' },
     { names: ['missing-jti', 'replayed-jti'], why: 'they both decide the jti' },
   ],
   saml: [

@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { VERDICT_LABEL, headline, observedText } from '../conformance/report.js';
+import { jwtCaseCount } from '../conformance/messenger.js';
 import { runConformance } from '../conformance/runner.js';
 import { IdpError } from '../errors.js';
 import { faultsFor } from '../issue/issuer.js';
@@ -23,7 +24,7 @@ export function conformanceRouter(ctx: AppContext): Router {
     if (!sp) throw new IdpError('unknown_sp', `There is no service provider "${spId}".`);
     if (!sp.jwt && !sp.saml) throw new IdpError('sp_protocol_disabled', `Service provider "${sp.name}" has neither a jwt nor a saml section.`);
     const protocols = [...(sp.jwt ? ['jwt' as const] : []), ...(sp.saml ? ['saml' as const] : [])];
-    const caseCount = protocols.reduce((n, p) => n + faultsFor(p, sp).length + 2, 0);
+    const caseCount = protocols.reduce((n, p) => n + (p === 'jwt' ? jwtCaseCount(sp, ctx) : faultsFor(p, sp, ctx).length + 2), 0);
     return { sp, protocols, caseCount };
   };
 

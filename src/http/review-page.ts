@@ -52,7 +52,7 @@ export function renderReview(ctx: AppContext, req: Request, res: Response, key: 
     user: item.user,
     protocol,
     faults: item.faults.map((f) => ({ label: faultLabel(f), info: faultInfo(protocol, f.name) })),
-    catalog: faultsFor(protocol, sp),
+    catalog: faultsFor(protocol, sp, ctx),
     selectedFault: item.faults.length === 1 ? item.faults[0]!.name : '',
     skewSeconds: item.faults.find((f): f is Extract<JwtFault, { name: 'clock-skew' }> => f.name === 'clock-skew')?.seconds ?? 120,
     edited: item.edited,

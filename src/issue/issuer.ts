@@ -13,7 +13,7 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { epochSeconds, type Clock } from '../clock.js';
 import { IdpError } from '../errors.js';
-import { faultCatalog, type FaultInfo, type FaultProtocol, type JwtFault, type JwtFaultName, type SamlFault } from '../faults/catalog.js';
+import { CONTACT_JWT_FAULT_NAMES, faultCatalog, type FaultInfo, type FaultProtocol, type JwtFault, type JwtFaultName, type SamlFault } from '../faults/catalog.js';
 import { applyJwtClaimFaults, applyJwtSignatureFault, jwtSignatureFaultOf } from '../faults/jwt.js';
 import { processFaultKeys, type FaultKeys } from '../faults/keys.js';
 import { buildFaultedResponse, type SamlEdit } from '../faults/saml.js';
@@ -76,6 +76,13 @@ export interface IssuerDeps {
   clock: Clock;
   state: StateStore;
   faultKeys?: FaultKeys;
+  /** The HS256 secret an SP had before its last run-time change (old-shared-token); none when not given. */
+  previousSecret?: (spId: string) => string | undefined;
+}
+
+/** What the fault rules know beyond the SP's config: its previous shared token (the Services satisfy it). */
+export interface FaultFitContext {
+  previousHsSecret?(spId: string): string | undefined;
 }
 
 /** How long the last sent jti and assertion ID of an SP are kept for the replay faults. */
@@ -85,13 +92,37 @@ const LAST_ASSERTION = 'sent:assertion:';
 /** The state namespace of the issuer (the control API's reset clears it). */
 export const ISSUER_STATE_PREFIX = 'sent:';
 
-/** The one signature fault that names HS256 SPs as unfit; refused before any sign-in (see sso/choice.ts). */
-export function jwtFaultUnfitFor(sp: JwtSp, faults: readonly JwtFault[]): IdpError | undefined {
-  if (jwtSignatureFaultOf(faults) === 'hs-rs-confusion' && sp.jwt.algorithm === 'HS256') {
+/**
+ * Why a fault cannot be made for this SP, or undefined when it can: the one rule
+ * that the sign-in (sso/choice.ts), the issuer, the review page and the
+ * conformance runner share. Without `known.previousHsSecret` (the sign-in's early
+ * check) old-shared-token is judged on the SP's config alone; the issuer asks again.
+ */
+export function jwtFaultUnfitFor(sp: JwtSp, faults: readonly JwtFault[], known: FaultFitContext = {}): IdpError | undefined {
+  const signatureFault = jwtSignatureFaultOf(faults);
+  if (signatureFault === 'hs-rs-confusion' && sp.jwt.algorithm === 'HS256') {
     return new IdpError(
       'invalid_fault',
       `hs-rs-confusion attacks SPs that verify RS256 or ES256 tokens with a public key; ${sp.id} uses HS256 with a shared secret, so there is no public key to confuse.`,
     );
+  }
+  const contact = faults.find((f) => (CONTACT_JWT_FAULT_NAMES as readonly string[]).includes(f.name));
+  if (contact && sp.jwt.identityClaim === undefined) {
+    return new IdpError(
+      'invalid_fault',
+      `${contact.name} is a Contact JWT fault, for SPs whose tokens identify a visitor (jwt.identityClaim); ${sp.id} has no jwt.identityClaim.`,
+    );
+  }
+  if (signatureFault === 'old-shared-token') {
+    if (sp.jwt.algorithm !== 'HS256') {
+      return new IdpError('invalid_fault', `old-shared-token signs with the previous HS256 shared token; ${sp.id} uses ${sp.jwt.algorithm}, which has no shared token.`);
+    }
+    if (known.previousHsSecret && known.previousHsSecret(sp.id) === undefined) {
+      return new IdpError(
+        'invalid_fault',
+        `old-shared-token signs with the shared token ${sp.id} had before its jwt.secret last changed, and this process has seen no such change since it started: change the secret once first (the control API, or the demo SP's "Reset shared token").`,
+      );
+    }
   }
   return undefined;
 }
@@ -100,13 +131,13 @@ export function jwtFaultUnfitFor(sp: JwtSp, faults: readonly JwtFault[]): IdpErr
  * The faults of a protocol's catalog that the issuer applies to this SP: what the
  * review page offers and the conformance runner runs (one rule, `jwtFaultUnfitFor`).
  */
-export function faultsFor(protocol: FaultProtocol, sp: ResolvedServiceProvider | undefined): readonly FaultInfo[] {
+export function faultsFor(protocol: FaultProtocol, sp: ResolvedServiceProvider | undefined, known: FaultFitContext = {}): readonly FaultInfo[] {
   const catalog = faultCatalog(protocol);
   if (protocol !== 'jwt' || !sp || !isJwtSp(sp)) return catalog;
   return catalog.filter((f) => {
     const name = f.name as JwtFaultName;
     const fault: JwtFault = name === 'clock-skew' ? { name, seconds: 0 } : { name };
-    return !jwtFaultUnfitFor(sp, [fault]);
+    return !jwtFaultUnfitFor(sp, [fault], known);
   });
 }
 
@@ -131,7 +162,8 @@ export class Issuer {
       const minted = await signer.signClaims(sp, options.claims ? { ...options.claims } : signer.claimsFor(sp, user, options.overrides ?? {}));
       return { token: minted.token, header: minted.header, claims: minted.claims, faults };
     }
-    const unfit = jwtFaultUnfitFor(sp, faults);
+    const previousSecret = this.#deps.previousSecret ?? (() => undefined);
+    const unfit = jwtFaultUnfitFor(sp, faults, { previousHsSecret: previousSecret });
     if (unfit) throw unfit;
     const base = options.claims ? { ...options.claims } : signer.claimsFor(sp, user, options.overrides ?? {});
     const claims = options.claims
@@ -141,6 +173,7 @@ export class Issuer {
           ttlSeconds: sp.jwt.ttlSeconds,
           lastJti: faults.some((f) => f.name === 'replayed-jti') ? await this.lastJti(sp.id) : undefined,
           spId: sp.id,
+          identityClaim: sp.jwt.identityClaim,
         });
     const minted = await signer.signClaims(sp, claims);
     const signatureFault = jwtSignatureFaultOf(faults);
@@ -152,6 +185,7 @@ export class Issuer {
         signatureFault === 'hs-rs-confusion'
           ? this.#deps.keystore.jwtKeyFor(sp.id, alg as AsymmetricAlg).publicKey.export({ type: 'spki', format: 'pem' }).toString()
           : undefined,
+      previousSecret: signatureFault === 'old-shared-token' ? previousSecret(sp.id) : undefined,
     });
     const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as JWTHeaderParameters;
     return { token, header, claims, faults };

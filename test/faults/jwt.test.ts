@@ -10,7 +10,7 @@ import { compactVerify, jwtVerify, type JWTPayload } from 'jose';
 import { fixedClock } from '../../src/clock.js';
 import { resolveConfig, type ResolvedServiceProvider } from '../../src/config/load.js';
 import { IdpError } from '../../src/errors.js';
-import { FAULT_TIME_MARGIN_SECONDS, FAULT_VALUES, JWT_FAULT_NAMES, type JwtFault } from '../../src/faults/catalog.js';
+import { CONTACT_JWT_FAULT_NAMES, FAULT_TIME_MARGIN_SECONDS, FAULT_VALUES, JWT_FAULT_NAMES, type JwtFault } from '../../src/faults/catalog.js';
 import { Issuer } from '../../src/issue/issuer.js';
 import { samlIdpContext } from '../../src/issue/saml-idp.js';
 import { MemoryStateStore } from '../../src/state/memory.js';
@@ -215,7 +215,8 @@ describe('JWT faults', () => {
   });
 
   it('covers every JWT fault of the catalogue in this file', () => {
-    const tested = new Set([...claimCases.map((c) => c.fault.name), 'replayed-jti', 'bad-signature', 'wrong-key', 'alg-none', 'hs-rs-confusion']);
+    // The Contact JWT faults (missing-identity, missing-exp, old-shared-token): test/faults/contact-jwt.test.ts.
+    const tested = new Set([...claimCases.map((c) => c.fault.name), 'replayed-jti', 'bad-signature', 'wrong-key', 'alg-none', 'hs-rs-confusion', ...CONTACT_JWT_FAULT_NAMES]);
     assert.deepEqual([...JWT_FAULT_NAMES].filter((n) => !tested.has(n)), []);
   });
 });
