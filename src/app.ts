@@ -30,6 +30,7 @@ import { loginRouter } from './http/login.js';
 import { sessionIssuer, sessionMiddleware, sessionSecret } from './http/session.js';
 import { apiRouter } from './http/api.js';
 import { conformanceRouter } from './http/conformance.js';
+import { websiteRouter, websiteSettings, WEBSITE_PATH } from './http/website.js';
 import './http/session-types.js';
 
 export interface IdpDeps {
@@ -50,6 +51,9 @@ export interface Idp {
 
 /** Paths whose pages never touch the session: health, metadata and keys, the stateless decoder, the bearer-token API. */
 const SESSIONLESS = /^\/(?:healthz|readyz|saml\/metadata|saml\/cert\.(?:pem|cer)|\.well-known\/|debug\/decode|signed-out|api\/)/;
+
+/** The customer website page (GET /website, with or without a trailing slash). */
+const WEBSITE_PAGE = new RegExp(`^${WEBSITE_PATH}/?$`, 'i');
 
 /** Every origin a browser may be sent to from our pages: SP consumers, ACS, logout and console URLs. */
 function spOrigins(config: ResolvedConfig): string[] {
@@ -126,28 +130,34 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     // One log line per request, with a request id that error pages show too (the fast path writes the same line).
     const log = requestLog(logger);
     app.use(log.middleware);
-    const security = helmet({
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'"],
-          objectSrc: ["'none'"],
-          baseUri: ["'none'"],
-          frameSrc: ["'self'", spOriginsDirective],
-          formAction: ["'self'", spOriginsDirective],
-          frameAncestors: ["'self'", spOriginsDirective],
+    const securityFor = (page: { scriptSrc: string[]; frameSrc: string[] }) =>
+      helmet({
+        contentSecurityPolicy: {
+          useDefaults: false,
+          directives: {
+            defaultSrc: ["'self'"],
+            scriptSrc: ["'self'", ...page.scriptSrc],
+            styleSrc: ["'self'"],
+            imgSrc: ["'self'", 'data:'],
+            connectSrc: ["'self'"],
+            objectSrc: ["'none'"],
+            baseUri: ["'none'"],
+            frameSrc: ["'self'", spOriginsDirective, ...page.frameSrc],
+            formAction: ["'self'", spOriginsDirective],
+            frameAncestors: ["'self'", spOriginsDirective],
+          },
         },
-      },
-      strictTransportSecurity: secure,
-      referrerPolicy: { policy: 'no-referrer' },
-      crossOriginResourcePolicy: { policy: 'same-site' },
-      xFrameOptions: false,
-    });
-    app.use(security);
+        strictTransportSecurity: secure,
+        referrerPolicy: { policy: 'no-referrer' },
+        crossOriginResourcePolicy: { policy: 'same-site' },
+        xFrameOptions: false,
+      });
+    const security = securityFor({ scriptSrc: [], frameSrc: [] });
+    // The customer website runs the messenger's install script, which frames the widget: that origin, on that page only.
+    const website = websiteSettings(config);
+    const messengerOrigin = website ? [new URL(website.installUrl).origin] : [];
+    const websiteSecurity = securityFor({ scriptSrc: messengerOrigin, frameSrc: messengerOrigin });
+    app.use((req, res, next) => (WEBSITE_PAGE.test(req.path) ? websiteSecurity : security)(req, res, next));
     app.use('/static', express.static(publicDir, { maxAge: '1h', index: false }));
     app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 100 }));
     // An SP registered from its metadata brings the document in the body (up to LIMITS.spMetadataBytes).
@@ -174,6 +184,7 @@ export async function createIdp(config: ResolvedConfig, deps: IdpDeps = {}): Pro
     app.use(flowsRouter(context));
     app.use(apiRouter(context));
     app.use(conformanceRouter(context));
+    app.use(websiteRouter(context));
 
     app.use(notFound());
     app.use(handleError);

@@ -126,8 +126,8 @@ export const DEMO_SP_PLACEHOLDER = '${demo.spBaseUrl}';
 /**
  * The demo SP's public URL: demo.spBaseUrl as written, else derived from demo.spPort
  * (or DEMO_SP_PORT), so that moving the port moves the URL. Then `${demo.spBaseUrl}`
- * in the service providers' and the console's strings becomes that URL, so the
- * demo SP's registered URLs (redirect, ACS, logout, origins, the console embed) move
+ * in the service providers', the console's and the website's strings becomes that URL, so the
+ * demo SP's registered URLs (redirect, ACS, logout, origins, the console embed, the website's messenger) move
  * with it. Invalid values are left to the schema to report.
  */
 function resolveDemoSpUrls(input: Record<string, unknown>, source: string): void {
@@ -155,7 +155,7 @@ function resolveDemoSpUrls(input: Record<string, unknown>, source: string): void
     if (isMapping(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.has(k) ? v : substitute(v, `${where}.${k}`)]));
     return value;
   };
-  for (const key of ['serviceProviders', 'console'] as const) {
+  for (const key of ['serviceProviders', 'console', 'website'] as const) {
     if (input[key] !== undefined) input[key] = substitute(input[key], key);
   }
 }

@@ -156,13 +156,35 @@ export const configSchema = z
       })
       .prefault({})
       .describe('The third-party console on the IdP home page (extended authentication).'),
+    website: z
+      .strictObject({
+        sp: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("The JWT service provider (its id) whose Contact JWT /website mints for the signed-in customer. Without it /website is off (404)."),
+        installUrl: httpUrl.optional().describe('The messenger\'s installation script, put in the snippet as <script src>; its origin is allowed for scripts and frames on /website only. Required with sp.'),
+        authorizeUrl: httpUrl
+          .optional()
+          .describe('The messenger\'s Authorize API: for /website?variant=comm100-jwt the IdP POSTs {siteId, messengerId, contactJwt, isPreview: false} there and puts the accessToken in the snippet as data-comm100-jwt.'),
+        siteId: z.string().min(1).optional().describe("The snippet's data-site-id. Default: demo.siteId."),
+        messengerId: z.string().min(1).optional().describe("The snippet's data-messenger-id. Required with sp."),
+        title: z.string().min(1).max(128).default('Example Shop').describe('Title of the customer website page.'),
+      })
+      .prefault({})
+      .superRefine((w, ctx) => {
+        if (w.sp === undefined) return;
+        if (w.installUrl === undefined) ctx.addIssue({ code: 'custom', path: ['installUrl'], message: 'is required with sp' });
+        if (w.messengerId === undefined) ctx.addIssue({ code: 'custom', path: ['messengerId'], message: 'is required with sp' });
+      })
+      .describe('The customer website at /website: the signed-in user is a customer, and the page embeds a messenger with their Contact JWT (Secure Messenger).'),
     demo: z
       .strictObject({
         enabled: z.boolean().default(false).describe('Start the demo service provider beside the IdP.'),
         spPort: z.number().int().min(0).max(65535).default(8081).describe('Port of the demo SP (env DEMO_SP_PORT overrides).'),
         spBaseUrl: httpUrl
           .default('http://localhost:8081')
-          .describe('Public URL of the demo SP. Default: http://localhost:<spPort>. `${demo.spBaseUrl}` at the start of a URL under serviceProviders or console stands for it, so the demo SP\'s registered URLs move with its port.'),
+          .describe('Public URL of the demo SP. Default: http://localhost:<spPort>. `${demo.spBaseUrl}` at the start of a URL under serviceProviders, console or website stands for it, so the demo SP\'s registered URLs move with its port.'),
         siteId: z.string().min(1).default('10000').describe('The demo SP\'s site id (as in LoginSSO.aspx?siteid=).'),
         agents: z
           .array(

@@ -23,7 +23,7 @@ describe('the start banner', () => {
       'http://localhost:9090/  ("Vincall"-style console embedding http://localhost:9091/agent)',
       'http://localhost:9090/flows',
       'http://localhost:9090/debug/decode',
-      'http://localhost:9090/conformance/<sp>  (test an SP: comm100, desk)',
+      'http://localhost:9090/conformance/<sp>  (test an SP: comm100, desk, messenger)',
       'http://localhost:9090/saml/metadata',
       'http://localhost:9090/.well-known/jwks.json',
       'http://localhost:9091/LoginSSO.aspx?siteid=10000',

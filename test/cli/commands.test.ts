@@ -97,7 +97,7 @@ describe('mock-idp mint and users', () => {
     assert.equal(payload.email, 'alice@example.com');
     assert.equal(payload.siteId, 99);
     assert.equal(payload.name, undefined);
-    await cliFails(['mint', 'jwt', '--config', config, '--sp', 'nope', '--user', 'alice@example.com'], 2, /there is no service provider "nope" \(known: comm100, desk, es\)/);
+    await cliFails(['mint', 'jwt', '--config', config, '--sp', 'nope', '--user', 'alice@example.com'], 2, /there is no service provider "nope" \(known: comm100, desk, es, messenger\)/);
     await cliFails(['mint', 'jwt', '--config', config, '--sp', 'comm100'], 2, /mint jwt needs --sp ID and --user EMAIL/);
   });
 

@@ -13,6 +13,9 @@ import { silentLogger, type Logger } from '../../src/logger.js';
 import type { Clock } from '../../src/clock.js';
 
 export const HS_SECRET = 'test-shared-secret-0123456789abcdef';
+/** The Shared Token of the `messenger` SP (Secure Messenger), as in config/demo.yaml. */
+export const MESSENGER_SHARED_TOKEN = 'demo-messenger-shared-token-CHANGE-ME-0123';
+export const MESSENGER_ID = 'ea5380a4-77c1-436e-a47a-37fd2c8af550';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -40,7 +43,12 @@ export function demoLikeConfig(idpPort: number, spPort: number, dataDir: string)
     dataDir,
     passwordHashCost: 10,
     users: [
-      { email: 'alice@example.com', password: 'alice-password', name: 'Alice Agent', attributes: { siteId: '10000', agentId: '1001', groups: ['admins', 'agents'] } },
+      {
+        email: 'alice@example.com',
+        password: 'alice-password',
+        name: 'Alice Agent',
+        attributes: { siteId: '10000', agentId: '1001', groups: ['admins', 'agents'], phone: '+1 555 0101', company: 'Example Shop', city: 'Springfield', country: 'US' },
+      },
       { email: 'bob@example.com', password: 'bob-password', name: 'Bob Builder', attributes: { siteId: '10000', agentId: '1002' } },
       { email: 'carol@example.com', password: 'carol-password', name: 'Carol Inactive' },
       { email: 'dave@example.com', password: 'dave-password', name: 'Dave Disabled', disabled: true },
@@ -79,8 +87,22 @@ export function demoLikeConfig(idpPort: number, spPort: number, dataDir: string)
         id: 'es',
         jwt: { redirectUrls: ['https://es.example.test/consumer'], algorithm: 'ES256', subject: '{email}' },
       },
+      {
+        id: 'messenger',
+        name: 'Secure Messenger (test website)',
+        jwt: {
+          redirectUrls: [`${sp}/securemessage/widget`],
+          algorithm: 'HS256',
+          secret: MESSENGER_SHARED_TOKEN,
+          audience: 'messenger',
+          ttlSeconds: 600,
+          identityClaim: 'identity',
+          claims: { 'comm100.name': 'name', 'comm100.email': 'email', 'comm100.phone': 'phone', 'comm100.company': 'company', 'comm100.city': 'city', 'comm100.country': 'country' },
+        },
+      },
     ],
     console: { embedUrl: `${sp}/agent` },
+    website: { sp: 'messenger', installUrl: `${sp}/securemessage/install.js`, authorizeUrl: `${sp}/securemessage/authorize`, siteId: '10000', messengerId: MESSENGER_ID },
     demo: {
       enabled: true,
       spPort,

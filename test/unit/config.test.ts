@@ -43,7 +43,7 @@ describe('config loading', () => {
     assert.equal(config.demo.enabled, true);
     assert.equal(config.demo.spPort, 8081);
     assert.ok(config.users.some((u) => u.email === 'alice@example.com'));
-    assert.deepEqual(config.serviceProviders.map((s) => s.id), ['comm100', 'desk']);
+    assert.deepEqual(config.serviceProviders.map((s) => s.id), ['comm100', 'desk', 'messenger']);
   });
 
   it('applies defaults to a minimal user config and keeps the demo apps off', async () => {
