@@ -59,7 +59,8 @@ describe('the conformance runner against a messenger Authorize API', () => {
       ...c,
       adminToken: TOKEN,
       serviceProviders: [
-        ...c.serviceProviders!,
+        // In place of the demo's messenger SP: this one's Authorize API is the stand-in.
+        ...c.serviceProviders!.filter((sp) => sp.id !== 'messenger'),
         {
           id: 'messenger',
           name: 'Secure Messenger (stand-in)',
