@@ -203,6 +203,9 @@ export const configSchema = z
               .describe('The demo SP\'s own HS256 secret for the Comm100 JWT. Default: generated at start.'),
           })
           .prefault({})
+          .superRefine((m, ctx) => {
+            if (m.validation === 'publicKey' && m.publicKey === undefined) ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'is required with validation: publicKey' });
+          })
           .describe('The Secure Messenger the demo SP plays (Comm100\'s side of a Contact JWT): the widget at /securemessage/widget and the Authorize API at POST /securemessage/authorize.'),
       })
       .prefault({})
