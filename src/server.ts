@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { createIdp, type Idp, type IdpDeps } from './app.js';
 import type { ResolvedConfig } from './config/load.js';
-import { createDemoSp, type DemoSp, type DemoTenant } from './demo-sp/index.js';
+import crypto from 'node:crypto';
+import { readPem } from './config/resolve-sp.js';
+import { createDemoSp, type DemoSp, type DemoTenant, type MessengerOptions } from './demo-sp/index.js';
 import { samlDemoFromConfig } from './demo-sp/saml.js';
 
 export interface Running {
@@ -96,6 +98,42 @@ export function demoTenants(config: ResolvedConfig, secrets: ReadonlyMap<string,
   return tenants;
 }
 
+/**
+ * The demo SP's Secure Messenger (demo.messenger), its defaults taken from the IdP SP that mints
+ * the Contact JWT (demo.messenger.spId): HS256 → the shared token is that SP's secret, RS256 → the
+ * IdP's JWKS. None when neither that SP nor a validation method is configured.
+ */
+export function demoMessenger(config: ResolvedConfig, secrets: ReadonlyMap<string, string>): MessengerOptions | undefined {
+  const m = config.demo.messenger;
+  const jwt = config.serviceProviders.find((sp) => sp.id === m.spId)?.jwt;
+  const validation =
+    m.validation ??
+    (jwt ? (jwt.algorithm === 'HS256' ? 'sharedToken' : 'jwks') : m.sharedToken ? 'sharedToken' : m.publicKey ? 'publicKey' : m.jwksUrl ? 'jwks' : undefined);
+  if (!validation) return undefined;
+  return {
+    siteId: m.siteId ?? config.demo.siteId,
+    messengerId: m.messengerId,
+    validation,
+    sharedToken: m.sharedToken ?? (jwt?.algorithm === 'HS256' ? secrets.get(m.spId) : undefined),
+    publicKey: readPem(m.publicKey ?? null, config.baseDir, 'demo.messenger.publicKey', config.source) ?? undefined,
+    jwksUrl: m.jwksUrl ?? `${config.baseUrl}/.well-known/jwks.json`,
+    identityKey: m.identityKey ?? jwt?.identityClaim ?? 'identity',
+    allowedUrls: m.allowedUrls ?? [`${config.baseUrl}/website`],
+    accessTokenTtlSeconds: m.accessTokenTtlSeconds,
+    accessTokenSecret: m.accessTokenSecret ?? crypto.randomBytes(32).toString('base64url'),
+  };
+}
+
+/** The reset of the messenger's shared token, passed on: the IdP's SP signs with the new token from then on. */
+function sharedTokenReset(idp: Idp, spId: string): (token: string) => Promise<void> {
+  return async (token) => {
+    await idp.context.changes.editServiceProviders((list) => {
+      if (!list.some((sp) => sp.id === spId)) throw new Error(`there is no service provider ${spId} to give the new shared token`);
+      return list.map((sp) => (sp.id === spId ? { ...sp, jwt: { ...(sp.jwt as Record<string, unknown>), secret: token } } : sp));
+    });
+  };
+}
+
 export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Promise<Running> {
   const tls = await loadTls(config);
   const idp = await createIdp(config, deps);
@@ -119,6 +157,8 @@ export async function startAll(config: ResolvedConfig, deps: IdpDeps = {}): Prom
       ...(tls ? { idpCa: tls.cert } : {}),
       saml: samlDemoFromConfig(config),
       deskAuthenticationServiceName: config.demo.desk.authenticationServiceName,
+      messenger: demoMessenger(config, idp.context.jwtSigner.secrets),
+      onSharedTokenReset: sharedTokenReset(idp, config.demo.messenger.spId),
     });
     try {
       demoServer = await listen(demoSp.app, config.demo.spPort, config.host);

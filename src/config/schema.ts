@@ -16,6 +16,9 @@ export { conformanceSchema, jwtSpSchema, NAMEID_FORMATS, samlSpSchema, servicePr
 export { userSchema } from './user-schema.js';
 export { DEFAULT_KEY_ROTATION_GRACE_SECONDS } from './defaults.js';
 
+/** The demo messenger's id (demo.messenger.messengerId): fixed, so the demo's installation code and tests can name it. */
+export const DEMO_MESSENGER_ID = 'ea5380a4-77c1-436e-a47a-37fd2c8af550';
+
 export const configSchema = z
   .strictObject({
     baseUrl: httpUrl.default('http://localhost:8080').describe('Public URL of the IdP (env BASE_URL overrides).'),
@@ -217,6 +220,36 @@ export const configSchema = z
           })
           .prefault({})
           .describe('The Desk-style SP of the demo SP.'),
+        messenger: z
+          .strictObject({
+            siteId: z.string().regex(/^\d+$/, 'must be a number (digits)').optional().describe('The site the messenger belongs to (the Authorize API\'s `siteId`). Default: demo.siteId.'),
+            messengerId: z.uuid().default(DEMO_MESSENGER_ID).describe('The messenger\'s id (the Authorize API\'s `messengerId`, the installation code\'s data-messenger-id).'),
+            spId: z.string().min(1).default('messenger').describe('The IdP service provider that mints the Contact JWT; its jwt settings give the defaults below.'),
+            validation: z
+              .enum(['sharedToken', 'publicKey', 'jwks'])
+              .optional()
+              .describe('How the messenger verifies a Contact JWT: sharedToken (HS256), publicKey (RS256 with publicKey) or jwks (RS256 with the keys at jwksUrl). Default: sharedToken when the spId SP signs HS256, else jwks.'),
+            sharedToken: z.string().min(1).optional().describe('The Shared Token (HS256 secret, as raw UTF-8 bytes). Default: the spId SP\'s jwt.secret. The settings page can reset it.'),
+            publicKey: pemOrPath.optional().describe('validation: publicKey: the website\'s RS256 public key (SPKI PEM, or a path to one).'),
+            jwksUrl: httpUrl.optional().describe('validation: jwks: where the website publishes its keys. Default: <baseUrl>/.well-known/jwks.json (the IdP\'s JWKS).'),
+            identityKey: z.string().min(1).optional().describe('The claim that identifies the customer. Default: the spId SP\'s jwt.identityClaim, else "identity".'),
+            allowedUrls: z
+              .array(httpUrl)
+              .min(1)
+              .optional()
+              .describe('"Display Secure Messenger on specified URLs only": a page whose URL starts with one of these may embed the widget (frame-ancestors lists their origins). Default: [<baseUrl>/website].'),
+            accessTokenTtlSeconds: z.number().int().min(1).max(3600).default(600).describe('Lifetime of the Comm100 JWT the Authorize API answers (at most 3600).'),
+            accessTokenSecret: z
+              .string()
+              .min(32, 'must be at least 32 characters')
+              .optional()
+              .describe('The demo SP\'s own HS256 secret for the Comm100 JWT. Default: generated at start.'),
+          })
+          .prefault({})
+          .superRefine((m, ctx) => {
+            if (m.validation === 'publicKey' && m.publicKey === undefined) ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'is required with validation: publicKey' });
+          })
+          .describe('The Secure Messenger the demo SP plays (Comm100\'s side of a Contact JWT): the widget at /securemessage/widget and the Authorize API at POST /securemessage/authorize.'),
       })
       .prefault({})
       .describe('The demo service provider (Comm100-like). Off with a user config unless enabled.'),

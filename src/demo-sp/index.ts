@@ -6,7 +6,8 @@
  * so people can copy what it does.
  *
  * This file assembles the app: security headers, one session per tenant, the SAML
- * side (saml.ts) and the JWT tenants (jwt-tenant.ts), then the 404 and the error
+ * side (saml.ts), the JWT tenants (jwt-tenant.ts) and the Secure Messenger
+ * (messenger.ts), then the 404 and the error
  * page (pages.ts).
  */
 import crypto from 'node:crypto';
@@ -19,11 +20,12 @@ import { publicDir, viewsDir } from '../paths.js';
 import { MemoryStateStore } from '../state/memory.js';
 import { shownTime } from '../time-format.js';
 import { tenantRouter } from './jwt-tenant.js';
+import { messengerRouter } from './messenger.js';
 import type { DemoSpOptions } from './options.js';
 import { errorPage, notFound, tenantLinks } from './pages.js';
 import { samlDemoRouter } from './saml.js';
 
-export type { DemoSpOptions, DemoTenant } from './options.js';
+export type { DemoSpOptions, DemoTenant, MessengerOptions } from './options.js';
 export { COMM100_INACTIVE_MESSAGE, type DemoAgent } from './shared.js';
 
 export interface DemoSp {
@@ -75,6 +77,8 @@ export function createDemoSp(options: DemoSpOptions): DemoSp {
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
   const secret = crypto.randomBytes(32).toString('base64url');
+  // The messenger first: its paths are its own, and its JSON endpoints answer JSON errors.
+  if (options.messenger) app.use(messengerRouter({ options, messenger: options.messenger, sessionStore: newStore(), sessionSecret: secret }));
   // The SAML side first: a tenant mounted at "/" would otherwise give its requests the
   // JWT tenant's session, and express-session skips any later session middleware.
   if (options.saml) {

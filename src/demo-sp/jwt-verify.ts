@@ -16,7 +16,7 @@ export interface VerifiedToken {
 }
 
 /** A fetch for the JWKS that trusts the given CA (the IdP's self-signed certificate). */
-function fetchTrusting(ca: string): FetchImplementation {
+export function fetchTrusting(ca: string): FetchImplementation {
   return (url, options) =>
     new Promise<globalThis.Response>((resolve, reject) => {
       const req = https.get(url, { ca, headers: Object.fromEntries(options.headers), signal: options.signal }, (res) => {

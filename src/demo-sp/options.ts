@@ -30,4 +30,30 @@ export interface DemoSpOptions {
   deskAuthenticationServiceName?: string | undefined;
   /** The SAML side (src/demo-sp/saml.ts, `samlDemoFromConfig`), when a SAML SP is registered on this origin. */
   saml?: SamlDemoSetup | undefined;
+  /** The Secure Messenger (src/demo-sp/messenger.ts), when one is configured. */
+  messenger?: MessengerOptions | undefined;
+  /**
+   * Called when the settings page resets the shared token, before the demo SP uses the new one:
+   * src/server.ts makes the IdP's messenger SP sign with it. A rejection keeps the old token.
+   */
+  onSharedTokenReset?: ((newToken: string) => Promise<void>) | undefined;
+}
+
+export type MessengerValidation = 'sharedToken' | 'publicKey' | 'jwks';
+
+/** The resolved demo.messenger config: every default already taken from the IdP's SP. */
+export interface MessengerOptions {
+  siteId: string;
+  messengerId: string;
+  validation: MessengerValidation;
+  /** validation: sharedToken: the token at start (the settings page may replace it). */
+  sharedToken?: string | undefined;
+  /** validation: publicKey: an SPKI PEM. */
+  publicKey?: string | undefined;
+  jwksUrl: string;
+  identityKey: string;
+  allowedUrls: readonly string[];
+  accessTokenTtlSeconds: number;
+  /** The HS256 secret of the Comm100 JWT. */
+  accessTokenSecret: string;
 }
