@@ -7,6 +7,7 @@ export function banner(config: ResolvedConfig, running: Running): string {
   const isDemoConfig = config.source.startsWith(DEMO_CONFIG_FILE);
   const lines = ['', 'mock-idp is running', `  IdP:       ${config.baseUrl}  (listening on ${config.host}:${running.idpPort})`];
   if (config.console.embedUrl) lines.push(`  Console:   ${config.baseUrl}/  ("Vincall"-style console embedding ${config.console.embedUrl})`);
+  if (config.website.sp) lines.push(`  Website:   ${config.baseUrl}/website  (a customer website with the Secure Messenger, its Contact JWT from SP ${config.website.sp})`);
   if (running.demoServer) {
     lines.push(`  Demo SP:   ${config.demo.spBaseUrl}/LoginSSO.aspx?siteid=${encodeURIComponent(config.demo.siteId)}  (Comm100-like)`);
   }

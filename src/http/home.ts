@@ -36,6 +36,7 @@ export function homeRouter(ctx: AppContext): Router {
       csrf: csrfToken(req),
       embedUrl: ctx.config.console.embedUrl,
       serviceProviders: ctx.config.serviceProviders,
+      websiteOn: ctx.config.website.sp !== undefined,
       fromMetadata: Object.fromEntries(ctx.config.serviceProviders.flatMap((sp) => (sp.saml?.fromMetadata ? [[sp.id, metadataShown(sp.saml.fromMetadata)]] : []))),
       issued,
       signedInSince: shownTime(since),
