@@ -5,10 +5,9 @@
  * A correct one passes every check; a lax one that exchanges anything fails the
  * fault checks, each named in the report; one that refuses with 400 passes, noted.
  *
- * To run it against the demo SP's own Authorize API instead (src/demo-sp/messenger*),
- * drop the stand-in and the `messenger` SP edit, and use the demo config's
- * `messenger` SP with `authorizeUrl: ${spUrl}/securemessage/authorize` (as
- * config/demo.yaml has it): `runConformance(idp.running.idp.context, 'messenger')`.
+ * The last describe runs it against the demo SP's own Authorize API
+ * (src/demo-sp/messenger*) with the demo config's `messenger` SP and the
+ * conformance block config/demo.yaml gives it; every case must pass.
  */
 import assert from 'node:assert/strict';
 import type http from 'node:http';
@@ -25,6 +24,7 @@ const MESSENGER_ID = 'ea5380a4-77c1-436e-a47a-37fd2c8af550';
 const FIRST_TOKEN = 'stand-in-messenger-shared-token-0001';
 const RESET_TOKEN = 'stand-in-messenger-shared-token-0002';
 const TOKEN = 'messenger-conformance-admin-token';
+const ids = (cases: { id: string }[]) => cases.map((c) => c.id);
 
 type Mode = 'strict' | 'lax' | 'bad-request';
 
@@ -78,8 +78,6 @@ describe('the conformance runner against a messenger Authorize API', () => {
     mode = 'strict';
     seen.length = 0;
   });
-
-  const ids = (cases: { id: string }[]) => cases.map((c) => c.id);
 
   it('passes a correct Authorize API: the valid Contact JWT exchanged, every bad one refused with 401', async () => {
     const report = await runConformance(idp.running.idp.context, 'messenger');
@@ -135,5 +133,37 @@ describe('the conformance runner against a messenger Authorize API', () => {
     assert.equal(stale.body.outcome, 'stopped', 'the valid token, signed with the new shared token, is refused first');
     assert.deepEqual(failed.slice(0, 1), ['jwt:valid']);
     sharedToken = RESET_TOKEN;
+  });
+});
+
+describe("the conformance runner against the demo SP's own Authorize API", () => {
+  let idp: TestIdp;
+
+  before(async () => {
+    // The demo config's messenger SP, with the conformance block config/demo.yaml gives it.
+    idp = await startTestIdp((c) => ({
+      ...c,
+      serviceProviders: c.serviceProviders!.map((sp) =>
+        sp.id === 'messenger'
+          ? { ...sp, conformance: { messenger: { authorizeUrl: `${(c.demo as { spBaseUrl: string }).spBaseUrl}/securemessage/authorize`, siteId: '10000', messengerId: MESSENGER_ID } } }
+          : sp,
+      ),
+    }));
+  });
+  after(() => idp.close());
+
+  it('passes every case: the valid Contact JWT exchanged, every bad one refused with 401', async () => {
+    const report = await runConformance(idp.running.idp.context, 'messenger');
+    assert.deepEqual(report.cases.filter((c) => c.verdict !== 'pass').map((c) => `${c.id}: ${c.observed} ${c.status} ${c.firstLine}`), []);
+    assert.equal(report.ok, true);
+    assert.equal(report.cases[0]!.id, 'jwt:valid');
+    assert.equal(report.cases[0]!.status, 200);
+    assert.deepEqual(
+      report.cases.slice(1).filter((c) => c.status !== 401).map((c) => `${c.id}: ${c.status} ${c.note ?? ''}`),
+      [],
+      'the demo SP refuses every bad Contact JWT with 401, as the issue says',
+    );
+    assert.deepEqual(ids(report.cases), ['jwt:valid', 'jwt:expired', 'jwt:not-yet-valid', 'jwt:bad-signature', 'jwt:wrong-key', 'jwt:alg-none', 'jwt:missing-identity', 'jwt:missing-exp', 'jwt:clock-skew']);
+    assert.match(formatText(report), /PASS: the SP accepted the valid case and rejected every bad one/);
   });
 });

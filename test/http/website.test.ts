@@ -195,10 +195,47 @@ describe('The customer website on other ports', () => {
   });
 });
 
-describe('The customer website, Comm100 JWT variant', () => {
-  // A stand-in for the demo SP's Authorize API (built in parallel): switch to the real demo SP once it serves it.
+describe('The customer website, Comm100 JWT variant, with the demo SP', () => {
+  let idp: TestIdp;
+
+  before(async () => {
+    idp = await startTestIdp();
+  });
+  after(() => idp.close());
+
+  it("exchanges the Contact JWT at the demo SP's Authorize API and puts a Comm100 JWT its widget accepts in the snippet as data-comm100-jwt", async () => {
+    const authorizeUrl = `${idp.spUrl}/securemessage/authorize`;
+    assert.equal(idp.config.website.authorizeUrl, authorizeUrl);
+    const agent = await signedIn(idp);
+    const res = await agent.get('/website?variant=comm100-jwt').expect(200);
+    const snippet = snippetOf(res.text);
+    const accessToken = attributeOf(snippet, 'data-comm100-jwt');
+    assert.equal(snippet, expectedSnippet(idp.spUrl, 'data-comm100-jwt', accessToken));
+    assert.ok(res.text.includes(snippet), 'the installation code is included in the page as HTML');
+    assert.match(res.text, /The Comm100 JWT expires in \d+ seconds/);
+    // The Comm100 JWT the demo SP minted, not the Contact JWT passed through.
+    assert.deepEqual(decodeProtectedHeader(accessToken).alg, 'HS256');
+    await assert.rejects(jwtVerify(accessToken, sharedToken, { algorithms: ['HS256'] }));
+    const flows = await idp.running.idp.context.flows.list({ spId: 'messenger', limit: 1 });
+    assert.equal(flows[0]!.destination, authorizeUrl);
+
+    // What the widget does with it: the demo SP's widget/identify names the customer.
+    const identified = await request(idp.spUrl)
+      .post('/securemessage/widget/identify')
+      .send({ siteId: '10000', messengerId: MESSENGER_ID, pageUrl: `${idp.url}/website?variant=comm100-jwt`, comm100Jwt: accessToken })
+      .expect(200);
+    const body = identified.body as { identified: boolean; via: string; identity: string; details: Record<string, unknown> };
+    assert.equal(body.identified, true);
+    assert.equal(body.via, 'comm100Jwt');
+    assert.equal(body.identity, 'alice@example.com');
+    assert.equal(body.details['comm100.name'], 'Alice Agent');
+  });
+});
+
+describe('The customer website, Comm100 JWT variant, with a stand-in Authorize API that refuses', () => {
+  // A stand-in: the demo SP's own refusals are tested in demo-sp-messenger.test.ts; this one answers whatever the test says.
   let authorize: Awaited<ReturnType<typeof standIn>>;
-  let answer: { status: number; body: unknown } = { status: 200, body: { accessToken: 'stand-in.comm100.jwt', expiresIn: 600 } };
+  let answer: { status: number; body: unknown } = { status: 500, body: {} };
   let idp: TestIdp;
 
   before(async () => {
@@ -208,25 +245,6 @@ describe('The customer website, Comm100 JWT variant', () => {
   after(async () => {
     await idp.close();
     await authorize.close();
-  });
-
-  it('exchanges the Contact JWT at the Authorize API and puts the accessToken in the snippet as data-comm100-jwt', async () => {
-    answer = { status: 200, body: { accessToken: 'stand-in.comm100.jwt', expiresIn: 600 } };
-    const agent = await signedIn(idp);
-    const res = await agent.get('/website?variant=comm100-jwt').expect(200);
-    const snippet = snippetOf(res.text);
-    assert.equal(snippet, expectedSnippet(idp.spUrl, 'data-comm100-jwt', 'stand-in.comm100.jwt'));
-    assert.ok(res.text.includes(snippet));
-    const sent = authorize.received.at(-1) as { method: string; contentType: string; body: { siteId: string; messengerId: string; contactJwt: string; isPreview: boolean } };
-    assert.equal(sent.method, 'POST');
-    assert.equal(sent.contentType, 'application/json');
-    assert.equal(sent.body.siteId, '10000');
-    assert.equal(sent.body.messengerId, MESSENGER_ID);
-    assert.equal(sent.body.isPreview, false);
-    const { payload } = await jwtVerify(sent.body.contactJwt, sharedToken, { algorithms: ['HS256'] });
-    assert.equal(payload.identity, 'alice@example.com');
-    const flows = await idp.running.idp.context.flows.list({ spId: 'messenger', limit: 1 });
-    assert.equal(flows[0]!.destination, authorize.url);
   });
 
   it("shows the Authorize API's status and message when it refuses, instead of a snippet", async () => {
