@@ -33,7 +33,7 @@ describe('the Secure Messenger widget in a browser', { timeout: 120_000 }, () =>
         ({
           ...c,
           serviceProviders: [
-            ...(c.serviceProviders ?? []),
+            ...(c.serviceProviders ?? []).filter((sp) => sp.id !== 'messenger'),
             {
               id: 'messenger',
               jwt: {

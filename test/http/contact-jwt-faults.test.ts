@@ -35,7 +35,7 @@ describe('Contact JWT faults on the review page and the control API', () => {
       ...c,
       adminToken: TOKEN,
       serviceProviders: [
-        ...c.serviceProviders!,
+        ...c.serviceProviders!.filter((sp) => sp.id !== 'messenger'),
         { id: 'messenger', jwt: { redirectUrls: [`${c.demo!.spBaseUrl}/securemessage/widget`], algorithm: 'HS256', secret: FIRST_TOKEN, audience: 'messenger', ttlSeconds: 600, identityClaim: 'identity' } },
       ],
     }));

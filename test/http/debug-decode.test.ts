@@ -67,7 +67,8 @@ describe('/debug/decode', () => {
   it('reports a bad signature, alg none and the HS/RS confusion for what they are', async () => {
     const bad = await decodeJson<JwtInspection>(await comm100Token('bad-signature'));
     assert.equal(bad.signature.status, 'invalid');
-    assert.match(bad.signature.detail, /^Invalid: none of this IdP's HS256 keys \(1\) verifies the signature\.$/);
+    // Two HS256 SPs in the test config: comm100 and messenger.
+    assert.match(bad.signature.detail, /^Invalid: none of this IdP's HS256 keys \(2\) verifies the signature\.$/);
     const none = await decodeJson<JwtInspection>(await comm100Token('alg-none'));
     assert.equal(none.signature.status, 'unsigned');
     assert.ok(none.problems.includes('The token is not signed (alg none).'));

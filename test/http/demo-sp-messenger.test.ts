@@ -26,7 +26,7 @@ function withMessenger(jwt: Record<string, unknown>, messenger: Record<string, u
     return {
       ...c,
       serviceProviders: [
-        ...(c.serviceProviders ?? []),
+        ...(c.serviceProviders ?? []).filter((sp) => sp.id !== 'messenger'),
         {
           id: 'messenger',
           name: 'Secure Messenger (test website)',
