@@ -62,6 +62,19 @@ export function jwtRouter(ctx: AppContext): Router {
     res.json({ token: issued.token, tokenType: 'JWT', sp: sp.id, expiresAt: new Date((issued.claims.exp ?? 0) * 1000).toISOString() });
   });
 
+  // The public key (SPKI PEM) an SP's RS256/ES256 tokens verify with, for SPs that take a pasted key (Secure Messenger's "Public Key").
+  router.get('/sso/public-key/:spId', (req, res) => {
+    const sp = requireSp(ctx, req.params.spId, 'jwt');
+    const alg = sp.jwt.algorithm;
+    if (alg === 'HS256') {
+      throw new IdpError('bad_request', `Service provider "${sp.id}" signs with HS256, a shared secret: there is no public key (give the SP the secret, or switch it to RS256 or ES256).`);
+    }
+    const key = ctx.keystore.jwtKeyFor(sp.id, alg);
+    res.set('Cache-Control', 'public, max-age=300');
+    res.set('Content-Disposition', `inline; filename="${sp.id}-${alg.toLowerCase()}.pub.pem"`);
+    res.type('application/x-pem-file').send(key.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  });
+
   router.get('/.well-known/jwks.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300');
     res.json(ctx.keystore.jwks());
