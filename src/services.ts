@@ -15,12 +15,11 @@
  * process's store, or with store: redis, in Redis for every replica
  * (src/replicas/).
  */
-import crypto from 'node:crypto';
 import { fixedClock, offsetClock, systemClock, type Clock } from './clock.js';
 import { withServiceProviders, type ResolvedConfig, type ResolvedServiceProvider } from './config/load.js';
 import { metadataUrlsOf, refreshMetadataCache, seedMetadataCache, type MetadataCache } from './config/sp-metadata.js';
 import { loadKeystore, type AsymmetricAlg, type Keystore, type Rotation, type SpKeyInput } from './keys/keystore.js';
-import { keepHsSecrets, planHsSecrets, resolveHsSecrets, type GeneratedSecret } from './jwt/secrets.js';
+import { PreviousSecrets, keepHsSecrets, planHsSecrets, resolveHsSecrets, type GeneratedSecret } from './jwt/secrets.js';
 import { JwtSigner } from './jwt/signer.js';
 import { FlowHistory } from './flows/history.js';
 import { ISSUER_STATE_PREFIX, Issuer } from './issue/issuer.js';
@@ -33,29 +32,8 @@ import { kvGet, kvSet, openDb, type Db } from './store/db.js';
 import type { RedisConnection } from './store/redis.js';
 import type { SharedKeys } from './replicas/shared-keys.js';
 import { UserStore } from './users/store.js';
-import { randomHex } from './random.js';
+import { idSource, type IdSource } from './id-source.js';
 import { inputsDigest, localChanges, type PlannedServiceProviders, type RuntimeChanges, type RuntimeHost } from './replicas/changes.js';
-
-/** Where fresh identifiers come from: random, or derived from deterministicSeed. */
-export interface IdSource {
-  /** A JWT ID (UUID-shaped). */
-  jti(): string;
-  /** A SAML ID: "_" and 40 hex digits. */
-  samlId(): string;
-}
-
-function idSource(seed: string | undefined): IdSource {
-  if (seed === undefined) return { jti: () => crypto.randomUUID(), samlId: () => `_${randomHex(20)}` };
-  let n = 0;
-  const next = (kind: string) => crypto.createHmac('sha256', seed).update(`${kind}:${++n}`).digest('hex');
-  return {
-    jti: () => {
-      const h = next('jti');
-      return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-    },
-    samlId: () => `_${next('saml').slice(0, 40)}`,
-  };
-}
 
 function configClock(config: ResolvedConfig): Clock | undefined {
   if (config.clock === undefined) return undefined;
@@ -113,7 +91,7 @@ export class Services implements RuntimeHost {
    * process's memory only: lost on restart, and with store: redis each replica
    * remembers the changes it applied itself (every replica applies each change).
    */
-  readonly #previousHsSecrets = new Map<string, string>();
+  readonly #previousHsSecrets = new PreviousSecrets();
 
   private constructor(init: {
     fileConfig: ResolvedConfig;
@@ -303,7 +281,7 @@ export class Services implements RuntimeHost {
   async #apply(next: ResolvedConfig): Promise<GeneratedSecret[]> {
     await this.keystore.setSpKeys(spKeysOf(next));
     const { secrets, generated } = resolveHsSecrets(next.serviceProviders, this.db);
-    this.#rememberPreviousSecrets(this.#jwtSigner.secrets, secrets);
+    this.#previousHsSecrets.remember(this.#jwtSigner.secrets, secrets);
     this.#jwtSigner = new JwtSigner({ serviceProviders: next.serviceProviders, keystore: this.keystore, secrets, clock: this.clock, newJti: this.ids.jti });
     this.#config = next;
     this.#spById = new Map(next.serviceProviders.map((sp) => [sp.id, sp]));
@@ -314,15 +292,6 @@ export class Services implements RuntimeHost {
   /** The HS256 secret an SP had before its last run-time change, if this process saw one (the old-shared-token fault). */
   previousHsSecret(spId: string): string | undefined {
     return this.#previousHsSecrets.get(spId);
-  }
-
-  #rememberPreviousSecrets(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): void {
-    for (const [spId, secret] of before) {
-      const now = after.get(spId);
-      if (now !== undefined && now !== secret) this.#previousHsSecrets.set(spId, secret);
-    }
-    // Changed back (a reset to the file's secret, say): the remembered one would sign validly.
-    for (const [spId, secret] of this.#previousHsSecrets) if (after.get(spId) === secret) this.#previousHsSecrets.delete(spId);
   }
 
   /**

@@ -51,3 +51,22 @@ export function keepHsSecrets(db: Db, secrets: readonly GeneratedSecret[]): void
 function secretKey(spId: string): string {
   return `jwt-secret:${spId}`;
 }
+
+/** The HS256 secret each SP had before its last run-time change, as this process saw it (the old-shared-token fault). */
+export class PreviousSecrets {
+  readonly #secrets = new Map<string, string>();
+
+  get(spId: string): string | undefined {
+    return this.#secrets.get(spId);
+  }
+
+  /** Notes the secrets a change replaced, given the secrets by SP id before and after it. */
+  remember(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): void {
+    for (const [spId, secret] of before) {
+      const now = after.get(spId);
+      if (now !== undefined && now !== secret) this.#secrets.set(spId, secret);
+    }
+    // Changed back (a reset to the file's secret, say): the remembered one would sign validly.
+    for (const [spId, secret] of this.#secrets) if (after.get(spId) === secret) this.#secrets.delete(spId);
+  }
+}
